@@ -1,0 +1,16 @@
+"""One import site for the Airflow names whose home moved between Airflow 2.11 and 3.x."""
+
+from __future__ import annotations
+
+try:  # Airflow 3
+    from airflow.sdk import Asset as Asset
+    from airflow.sdk import BaseHook as BaseHook
+    from airflow.sdk import BaseOperator as BaseOperator
+    from airflow.sdk import Context as Context
+except ImportError:  # Airflow 2.11
+    from airflow.datasets import Dataset as Asset  # type: ignore[no-redef]
+    from airflow.hooks.base import BaseHook  # type: ignore[no-redef]
+    from airflow.models.baseoperator import BaseOperator  # type: ignore[no-redef]
+    from airflow.utils.context import Context  # type: ignore[no-redef]
+
+__all__ = ["Asset", "BaseHook", "BaseOperator", "Context"]

@@ -1,0 +1,48 @@
+"""Inclusive date windows, cut to the API's 90-day export cap."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+MAX_EXPORT_DAYS = 90
+
+
+@dataclass(frozen=True, order=True)
+class DateWindow:
+    """An inclusive range of UTC report dates, ``start`` and ``end`` both included."""
+
+    start: dt.date
+    end: dt.date
+
+    def __post_init__(self) -> None:
+        if self.end < self.start:
+            raise ValueError(
+                f"date window ends before it starts: {self.start.isoformat()} .. {self.end.isoformat()}; "
+                "give an end date on or after the start date"
+            )
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+    def __str__(self) -> str:
+        return f"{self.start.isoformat()}..{self.end.isoformat()}"
+
+
+def slice_date_range(start: dt.date, end: dt.date, max_days: int = MAX_EXPORT_DAYS) -> Iterator[DateWindow]:
+    """Cut ``start..end`` (inclusive) into consecutive windows of at most ``max_days`` days.
+
+    Windows are counted in days, never by calendar quarter: a quarter can hold 92 days, which the
+    API refuses.
+    """
+    if max_days < 1:
+        raise ValueError(f"max_days must be at least 1, got {max_days}")
+    whole = DateWindow(start, end)
+    cursor = whole.start
+    step = dt.timedelta(days=max_days - 1)
+    while cursor <= whole.end:
+        window_end = min(cursor + step, whole.end)
+        yield DateWindow(cursor, window_end)
+        cursor = window_end + dt.timedelta(days=1)
