@@ -1,0 +1,371 @@
+"""HTTP transport of the sandbox: auth, faults, JSON and chunked JSONL answers, and the admin API."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from itertools import islice
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from airflow_provider_soundlink.sandbox.api import (
+    ApiError,
+    ApiRequest,
+    ExportResult,
+    JsonResult,
+    RowListing,
+    SandboxApi,
+)
+from airflow_provider_soundlink.sandbox.data import SCHEMA_VERSION, SandboxData
+from airflow_provider_soundlink.sandbox.encoding import dumps
+from airflow_provider_soundlink.sandbox.faults import (
+    EXPORT_BODY_KINDS,
+    ROW_LISTING_KINDS,
+    TRANSPORT_KINDS,
+    Fault,
+    FaultBook,
+    FaultKind,
+    FaultSpecError,
+)
+from airflow_provider_soundlink.sandbox.keys import KEY_GRANTS, KeyGrant, KeyState
+
+ADMIN_PREFIX = "/_sandbox"
+EXPORT_CHUNK_BYTES = 64 * 1024
+_FAULT_CODES = {
+    429: "rate_limit_exceeded",
+    500: "internal_error",
+    502: "bad_gateway",
+    503: "service_unavailable",
+    504: "gateway_timeout",
+}
+
+
+class SandboxState:
+    """What the admin API changes at run time: the sandbox's today, the faults and the request log."""
+
+    def __init__(self, today: dt.date) -> None:
+        self.startup_today = today
+        self.faults = FaultBook()
+        self._lock = threading.Lock()
+        self._today = today
+        self._requests: list[dict[str, Any]] = []
+
+    @property
+    def today(self) -> dt.date:
+        with self._lock:
+            return self._today
+
+    @today.setter
+    def today(self, value: dt.date) -> None:
+        with self._lock:
+            self._today = value
+
+    def record(self, method: str, path: str, query: dict[str, str], status: int | None) -> None:
+        with self._lock:
+            self._requests.append({"method": method, "path": path, "query": query, "status": status})
+
+    def requests(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self._requests)
+
+    def reset(self) -> None:
+        self.faults.clear()
+        with self._lock:
+            self._requests.clear()
+            self._today = self.startup_today
+
+
+class SandboxServer(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 64
+
+    def __init__(self, address: tuple[str, int], data: SandboxData, today: dt.date) -> None:
+        super().__init__(address, SandboxRequestHandler)
+        self.api = SandboxApi(data)
+        self.state = SandboxState(today)
+
+    @property
+    def port(self) -> int:
+        return int(self.server_address[1])
+
+
+class SandboxRequestHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    server: SandboxServer
+
+    def do_GET(self) -> None:
+        self._dispatch()
+
+    def do_POST(self) -> None:
+        self._dispatch()
+
+    def do_DELETE(self) -> None:
+        self._dispatch()
+
+    def do_PUT(self) -> None:
+        self._dispatch()
+
+    def do_PATCH(self) -> None:
+        self._dispatch()
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        # Query strings can hold personal data (subscriber ids), headers the key: neither is logged.
+        sys.stderr.write(f"{self.command} {urlsplit(self.path).path} {code}\n")
+
+    def _dispatch(self) -> None:
+        url = urlsplit(self.path)
+        path = unquote(url.path)
+        body = self._read_body()
+        if path == ADMIN_PREFIX or path.startswith(ADMIN_PREFIX + "/"):
+            self._admin(path, body)
+            return
+        query = dict(parse_qsl(url.query, keep_blank_values=True))
+        _ApiExchange(self, path, query).run()
+
+    def _read_body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def send_json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+        body = dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    # Admin API -----------------------------------------------------------------------------------
+
+    def _admin(self, path: str, body: bytes) -> None:
+        state = self.server.state
+        action = (self.command, path[len(ADMIN_PREFIX) :])
+        try:
+            if action == ("GET", "/state"):
+                self.send_json(200, self._state())
+            elif action == ("GET", "/requests"):
+                self.send_json(200, {"requests": state.requests()})
+            elif action == ("POST", "/today"):
+                state.today = _parse_today(_json_body(body))
+                self.send_json(200, self._state())
+            elif action == ("POST", "/faults"):
+                fault = state.faults.add(_json_body(body))
+                self.send_json(201, {"id": fault.id})
+            elif action == ("DELETE", "/faults"):
+                state.faults.clear()
+                self.send_json(200, self._state())
+            elif action == ("POST", "/reset"):
+                state.reset()
+                self.send_json(200, self._state())
+            else:
+                message = f"No admin route {self.command} {path}"
+                self.send_json(404, _error_body("not_found", message, new_request_id()))
+        except (FaultSpecError, ValueError) as error:
+            self.send_json(400, _error_body("invalid_admin_request", str(error), new_request_id()))
+
+    def _state(self) -> dict[str, Any]:
+        state = self.server.state
+        data = self.server.api.data
+        return {
+            "today": state.today.isoformat(),
+            "startupToday": state.startup_today.isoformat(),
+            "seed": data.seed,
+            "scale": data.scale,
+            "accountId": data.account_id,
+            "faults": state.faults.describe(),
+            "requestCount": len(state.requests()),
+        }
+
+
+class _ApiExchange:
+    """One API request, from transport faults through auth and routing to the written answer."""
+
+    def __init__(self, handler: SandboxRequestHandler, path: str, query: dict[str, str]) -> None:
+        self.handler = handler
+        self.server = handler.server
+        self.path = path
+        self.query = query
+        self.request_id = new_request_id()
+        self.responded = False
+
+    def run(self) -> None:
+        faults = self.server.state.faults
+        fault = faults.take(self.path, TRANSPORT_KINDS)
+        if fault is not None and fault.kind is FaultKind.RESET:
+            self._record(None)
+            self.handler.close_connection = True
+            return
+        if fault is not None and fault.kind is FaultKind.SLOW:
+            time.sleep(fault.options["delay"])
+        try:
+            if fault is not None and fault.kind is FaultKind.STATUS:
+                raise _injected_error(fault)
+            result = self._route()
+            if isinstance(result, JsonResult):
+                self._send_result(result)
+            elif isinstance(result, RowListing):
+                listing_fault = faults.take(self.path, ROW_LISTING_KINDS)
+                self._send_result(result.build(_schema_version(listing_fault)))
+            else:
+                self._stream_export(result, faults.take(self.path, EXPORT_BODY_KINDS))
+        except ApiError as error:
+            self._send_error(error)
+        except (BrokenPipeError, ConnectionResetError):
+            self.handler.close_connection = True
+        except Exception as error:
+            # An unexpected bug still answers in the documented envelope, unless a stream had begun.
+            if not self.responded:
+                self._send_error(ApiError(500, "internal_error", f"Internal error ({type(error).__name__})"))
+            raise
+
+    def _route(self) -> JsonResult | RowListing | ExportResult:
+        grant = self._authenticate()
+        resolved = self.server.api.resolve(self.path) if self.handler.command == "GET" else None
+        if resolved is None:
+            raise ApiError(404, "not_found", f"No route {self.handler.command} {self.path}")
+        route, path_params = resolved
+        if route.scope is not None and route.scope not in grant.scopes:
+            raise ApiError(403, "insufficient_scope", f"This API key lacks the {route.scope} scope")
+        request = ApiRequest(path_params, self.query, self.server.state.today)
+        return route.handler(self.server.api, request)
+
+    def _authenticate(self) -> KeyGrant:
+        headers = self.handler.headers
+        api_key = headers.get("x-api-key")
+        if api_key is not None and headers.get("Authorization") is not None:
+            raise ApiError(
+                401, "mixed_credentials", "Send the API key in x-api-key only, not with a Bearer token"
+            )
+        if not api_key:
+            raise ApiError(401, "invalid_api_key", "Missing API key: send it in the x-api-key header")
+        grant = KEY_GRANTS.get(api_key)
+        if grant is None:
+            raise ApiError(401, "invalid_api_key", "The API key is not valid")
+        if grant.state is KeyState.REVOKED:
+            raise ApiError(401, "api_key_revoked", "The API key has been revoked")
+        if grant.state is KeyState.EXPIRED:
+            raise ApiError(401, "api_key_expired", "The API key has expired")
+        if grant.state is KeyState.API_DISABLED:
+            raise ApiError(404, "not_found", f"No route {self.handler.command} {self.path}")
+        return grant
+
+    def _record(self, status: int | None) -> None:
+        self.responded = True
+        self.server.state.record(self.handler.command, self.path, self.query, status)
+
+    def _send_result(self, result: JsonResult) -> None:
+        self._record(200)
+        payload = {"data": result.data, "meta": {**result.meta, "requestId": self.request_id}}
+        self.handler.send_json(200, payload, {"X-Request-Id": self.request_id})
+
+    def _send_error(self, error: ApiError) -> None:
+        self._record(error.status)
+        headers = {"X-Request-Id": self.request_id, **error.headers}
+        self.handler.send_json(error.status, _error_body(error.code, error.message, self.request_id), headers)
+
+    def _stream_export(self, export: ExportResult, fault: Fault | None) -> None:
+        handler = self.handler
+        self._record(200)
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/x-ndjson")
+        handler.send_header("Content-Disposition", f'attachment; filename="{export.filename}"')
+        handler.send_header("X-Row-Count", str(export.row_count))
+        handler.send_header("X-Request-Id", self.request_id)
+        handler.send_header("Transfer-Encoding", "chunked")
+        handler.end_headers()
+
+        lines = export.lines(_schema_version(fault))
+        kind = fault.kind if fault is not None else None
+        if kind is FaultKind.SHORT:
+            assert fault is not None
+            lines = islice(lines, max(0, export.row_count - fault.options["missing_lines"]))
+        elif kind is FaultKind.BAD_LINE:
+            assert fault is not None
+            lines = _corrupt_line(lines, fault.options["at_line"])
+        elif kind is FaultKind.CUT:
+            assert fault is not None
+            lines = islice(lines, fault.options["after_lines"])
+        elif kind is FaultKind.EXTRA_FIELD:
+            assert fault is not None
+            lines = _with_extra_field(lines, fault.options["field"], fault.options["value"])
+
+        for chunk in _batches(lines, EXPORT_CHUNK_BYTES):
+            handler.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        if kind is FaultKind.CUT:
+            # Without the terminating zero-length chunk the client sees a truncated body.
+            handler.close_connection = True
+            return
+        handler.wfile.write(b"0\r\n\r\n")
+
+
+def _batches(lines: Iterable[str], size: int) -> Iterator[bytes]:
+    """Group lines into byte chunks of about ``size`` bytes, so a large export costs few writes."""
+    batch: list[str] = []
+    length = 0
+    for line in lines:
+        batch.append(line)
+        length += len(line)
+        if length >= size:
+            yield "".join(batch).encode()
+            batch, length = [], 0
+    if batch:
+        yield "".join(batch).encode()
+
+
+def _corrupt_line(lines: Iterable[str], at_line: int) -> Iterator[str]:
+    for number, line in enumerate(lines, start=1):
+        # Half a row: what a truncated write in the vendor's pipeline would leave behind.
+        yield line[: len(line) // 2] + "\n" if number == at_line else line
+
+
+def _with_extra_field(lines: Iterable[str], name: str, value: str) -> Iterator[str]:
+    extra = f", {json.dumps(name)}: {json.dumps(value)}}}\n"
+    for line in lines:
+        yield line.rstrip("\n")[:-1] + extra
+
+
+def _schema_version(fault: Fault | None) -> str:
+    if fault is not None and fault.kind is FaultKind.SCHEMA_VERSION:
+        return str(fault.options["version"])
+    return SCHEMA_VERSION
+
+
+def _injected_error(fault: Fault) -> ApiError:
+    status = int(fault.options["status"])
+    code = fault.options.get("code") or _FAULT_CODES.get(
+        status, "internal_error" if status >= 500 else "error"
+    )
+    headers = {}
+    if "retry_after" in fault.options:
+        headers["Retry-After"] = str(fault.options["retry_after"])
+    return ApiError(status, code, f"Injected fault {fault.id}: HTTP {status}", headers)
+
+
+def new_request_id() -> str:
+    return f"req_{uuid.uuid4().hex[:24]}"
+
+
+def _error_body(code: str, message: str, request_id: str) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message}, "meta": {"requestId": request_id}}
+
+
+def _json_body(body: bytes) -> Any:
+    try:
+        return json.loads(body or b"{}")
+    except json.JSONDecodeError as error:
+        raise ValueError(f"the request body is not JSON: {error}") from None
+
+
+def _parse_today(payload: Any) -> dt.date:
+    raw = payload.get("today") if isinstance(payload, dict) else None
+    if not isinstance(raw, str):
+        raise ValueError('send {"today": "YYYY-MM-DD"}')
+    return dt.date.fromisoformat(raw)
