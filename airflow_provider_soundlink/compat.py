@@ -7,10 +7,12 @@ try:  # Airflow 3
     from airflow.sdk import BaseHook as BaseHook
     from airflow.sdk import BaseOperator as BaseOperator
     from airflow.sdk import Context as Context
+    from airflow.sdk.log import mask_secret as mask_secret
 except ImportError:  # Airflow 2.11
     from airflow.datasets import Dataset as Asset  # type: ignore[no-redef]
-    from airflow.hooks.base import BaseHook  # type: ignore[no-redef]
+    from airflow.hooks.base import BaseHook  # type: ignore[no-redef,attr-defined]
     from airflow.models.baseoperator import BaseOperator  # type: ignore[no-redef]
-    from airflow.utils.context import Context  # type: ignore[no-redef]
+    from airflow.utils.context import Context  # type: ignore[no-redef,attr-defined]
+    from airflow.utils.log.secrets_masker import mask_secret  # type: ignore[no-redef]
 
-__all__ = ["Asset", "BaseHook", "BaseOperator", "Context"]
+__all__ = ["Asset", "BaseHook", "BaseOperator", "Context", "mask_secret"]

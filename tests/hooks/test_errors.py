@@ -1,0 +1,357 @@
+"""Every error of the API contract, the retry policy, and where the API key must never show up."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import io
+import json
+import logging
+import re
+import socket
+import uuid
+
+import pytest
+
+from airflow_provider_soundlink.exceptions import (
+    SoundlinkAPIError,
+    SoundlinkAuthError,
+    SoundlinkBadRequestError,
+    SoundlinkConfigurationError,
+    SoundlinkNetworkError,
+    SoundlinkNotFoundError,
+    SoundlinkScopeError,
+    SoundlinkServerError,
+)
+from airflow_provider_soundlink.hooks.soundlink import SoundlinkHook
+from airflow_provider_soundlink.sandbox.keys import (
+    KEY_ALL,
+    KEY_API_DISABLED,
+    KEY_CAMPAIGNS_ONLY,
+    KEY_EXPIRED,
+    KEY_METRICS_ONLY,
+    KEY_REVOKED,
+)
+from airflow_provider_soundlink.sandbox.testing import SandboxProcess
+from airflow_provider_soundlink.windows import DateWindow
+
+from .conftest import FAST_RETRIES, ConnectionSetter, HookFactory, ScriptedResponse, ScriptedServer
+
+MAY = DateWindow(dt.date(2026, 5, 1), dt.date(2026, 5, 7))
+REQUEST_ID = re.compile(r"request id: req_\S+\)")
+SECRET_KEY = "sk_live_Zq8v2SecretValueThatMustNotLeak"
+
+
+def statuses(sandbox: SandboxProcess) -> list[int]:
+    return [entry["status"] for entry in sandbox.requests_log()]
+
+
+@pytest.mark.parametrize(
+    ("api_key", "code", "advice"),
+    [
+        (KEY_REVOKED, "api_key_revoked", "Create a new API key"),
+        (KEY_EXPIRED, "api_key_expired", "Create a new API key"),
+        ("sk_not_a_real_key", "invalid_api_key", "password of connection 'soundlink_default'"),
+    ],
+)
+def test_401_fails_once_with_advice(
+    make_hook: HookFactory, sandbox: SandboxProcess, track_campaign: str, api_key: str, code: str, advice: str
+) -> None:
+    with pytest.raises(SoundlinkAuthError) as raised:
+        make_hook(api_key).get_overview(track_campaign, MAY)
+    error = raised.value
+    assert (error.status, error.code) == (401, code)
+    assert advice in str(error)
+    assert REQUEST_ID.search(str(error))
+    assert statuses(sandbox) == [401]
+
+
+def test_401_mixed_credentials(make_hook: HookFactory, sandbox: SandboxProcess) -> None:
+    hook = make_hook()
+
+    def key_and_bearer(request):  # what a misconfigured proxy or session would do
+        request.headers["x-api-key"] = KEY_ALL
+        request.headers["Authorization"] = "Bearer token"
+        return request
+
+    hook.get_conn().auth = key_and_bearer
+    ok, message = hook.test_connection()
+    assert not ok
+    assert "mixed_credentials" in message
+    assert "remove any Authorization header" in message
+    assert REQUEST_ID.search(message)
+
+
+@pytest.mark.parametrize(
+    ("api_key", "call", "scope"),
+    [
+        (KEY_CAMPAIGNS_ONLY, "overview", "metrics:read"),
+        (KEY_CAMPAIGNS_ONLY, "export", "metrics:read"),
+        (KEY_CAMPAIGNS_ONLY, "link_stats", "metrics:read"),
+        (KEY_METRICS_ONLY, "campaigns", "campaigns:read"),
+    ],
+)
+def test_403_names_the_scope_to_add(
+    make_hook: HookFactory, sandbox: SandboxProcess, track_campaign: str, api_key: str, call: str, scope: str
+) -> None:
+    hook = make_hook(api_key)
+    calls = {
+        "overview": lambda: hook.get_overview(track_campaign, MAY),
+        "export": lambda: list(hook.iter_export("breakdown", track_campaign, MAY)),
+        "link_stats": lambda: list(
+            hook.iter_link_stats(
+                dt.datetime(2026, 5, 1, tzinfo=dt.timezone.utc),
+                dt.datetime(2026, 5, 2, tzinfo=dt.timezone.utc),
+            )
+        ),
+        "campaigns": hook.list_campaigns,
+    }
+    with pytest.raises(SoundlinkScopeError) as raised:
+        calls[call]()
+    assert raised.value.missing_scope == scope
+    assert f"add {scope} to the key" in str(raised.value)
+    assert REQUEST_ID.search(str(raised.value))
+    assert statuses(sandbox) == [403]
+
+
+def test_a_metrics_only_key_still_reads_a_known_campaign(make_hook: HookFactory, track_campaign: str) -> None:
+    rows = list(make_hook(KEY_METRICS_ONLY).iter_export("breakdown", track_campaign, MAY))
+    assert {line.row["campaign_id"] for line in rows} == {track_campaign}
+
+
+def test_404_unknown_campaign(make_hook: HookFactory, sandbox: SandboxProcess) -> None:
+    with pytest.raises(SoundlinkNotFoundError) as raised:
+        make_hook().get_campaign("camp_does_not_exist")
+    assert raised.value.code == "campaign_not_found"
+    assert "Check the campaign id" in str(raised.value)
+    assert REQUEST_ID.search(str(raised.value))
+    assert statuses(sandbox) == [404]
+
+
+def test_404_public_api_disabled(
+    make_hook: HookFactory, sandbox: SandboxProcess, track_campaign: str
+) -> None:
+    with pytest.raises(SoundlinkNotFoundError) as raised:
+        make_hook(KEY_API_DISABLED).get_campaign(track_campaign)
+    assert raised.value.code == "not_found"
+    assert "Public API is enabled" in str(raised.value)
+    assert statuses(sandbox) == [404]
+
+
+def test_400_invalid_date_range_says_how_to_fix_it(
+    make_hook: HookFactory, sandbox: SandboxProcess, track_campaign: str
+) -> None:
+    # The overview takes any window client-side; the API caps it like the exports.
+    with pytest.raises(SoundlinkBadRequestError) as raised:
+        make_hook().get_overview(track_campaign, DateWindow(dt.date(2026, 1, 1), dt.date(2026, 4, 1)))
+    assert raised.value.code == "invalid_date_range"
+    assert "startDate=2026-01-01 endDate=2026-04-01" in str(raised.value)
+    assert "slice_date_range" in str(raised.value)
+    assert statuses(sandbox) == [400]
+
+
+def test_400_invalid_query_parameter_names_what_was_sent(
+    make_hook: HookFactory, sandbox: SandboxProcess, track_campaign: str
+) -> None:
+    with pytest.raises(SoundlinkBadRequestError) as raised:
+        list(make_hook().iter_breakdown(track_campaign, MAY, sort_by="listeners"))
+    assert raised.value.code == "invalid_query_parameter"
+    assert "sortBy=listeners" in str(raised.value)
+    assert statuses(sandbox) == [400]
+
+
+def test_400_page_size_exceeded(make_hook: HookFactory, sandbox: SandboxProcess) -> None:
+    # The hook refuses oversized pages itself, so only a hand-made request can show the API's answer.
+    from airflow_provider_soundlink.exceptions import RequestContext
+
+    hook = make_hook()
+    with pytest.raises(SoundlinkBadRequestError) as raised:
+        hook._get_json(RequestContext(hook.soundlink_conn_id, "/v1/campaigns", {"pageSize": "101"}))
+    assert raised.value.code == "page_size_exceeded"
+    assert "page size 101" in str(raised.value)
+    assert statuses(sandbox) == [400]
+
+
+def test_429_waits_retry_after_and_recovers(
+    make_hook: HookFactory, sandbox: SandboxProcess, track_campaign: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    sandbox.add_fault(path="/metrics/overview", kind="status", status=429, retry_after=1, count=2)
+    caplog.set_level(logging.WARNING, logger="airflow_provider_soundlink")
+    overview = make_hook().get_overview(track_campaign, MAY)
+    assert overview["campaignId"] == track_campaign
+    assert statuses(sandbox) == [429, 429, 200]
+    retries = [record.getMessage() for record in caplog.records if "retrying in" in record.getMessage()]
+    assert len(retries) == 2
+    assert all("status 429" in text and "rate_limit_exceeded" in text for text in retries)
+    assert all("request id req_" in text and "retrying in 1.00 s" in text for text in retries)
+
+
+def test_429_with_an_http_date(
+    scripted_server: ScriptedServer, set_connection: ConnectionSetter, caplog
+) -> None:
+    later = email.utils.format_datetime(
+        dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=2), usegmt=True
+    )
+    scripted_server.script.extend(
+        [
+            ScriptedResponse(429, b"slow down", {"Retry-After": later}),
+            ScriptedResponse(
+                200, b'{"data": {"campaignId": "camp_a"}}', {"Content-Type": "application/json"}
+            ),
+        ]
+    )
+    set_connection(scripted_server.base_url)
+    caplog.set_level(logging.WARNING, logger="airflow_provider_soundlink")
+    assert SoundlinkHook(**FAST_RETRIES).get_campaign("camp_a") == {"campaignId": "camp_a"}
+    (retry,) = [record for record in caplog.records if "retrying in" in record.getMessage()]
+    waited = float(re.search(r"retrying in ([\d.]+) s", retry.getMessage()).group(1))  # type: ignore[union-attr]
+    assert 0.5 < waited <= 2.0
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        {"kind": "status", "status": 500},
+        {"kind": "status", "status": 503},
+        {"kind": "reset"},
+    ],
+)
+def test_server_errors_and_resets_are_retried(
+    make_hook: HookFactory, sandbox: SandboxProcess, track_campaign: str, fault: dict[str, object]
+) -> None:
+    sandbox.add_fault(path="/metrics/overview", count=2, **fault)
+    assert make_hook().get_overview(track_campaign, MAY)["campaignId"] == track_campaign
+    assert len(statuses(sandbox)) == 3
+
+
+def test_a_timeout_is_retried(
+    make_hook: HookFactory, sandbox: SandboxProcess, track_campaign: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    sandbox.add_fault(path="/metrics/overview", kind="slow", delay=1.5, count=1)
+    caplog.set_level(logging.WARNING, logger="airflow_provider_soundlink")
+    assert make_hook(timeout=0.5).get_overview(track_campaign, MAY)["campaignId"] == track_campaign
+    # The sandbox logs the slow request only once it has answered, so the retry shows in our log instead.
+    (retry,) = [record.getMessage() for record in caplog.records if "retrying in" in record.getMessage()]
+    assert "attempt 1 of 5" in retry
+    assert "Read timed out" in retry
+
+
+def test_attempts_are_bounded(make_hook: HookFactory, sandbox: SandboxProcess, track_campaign: str) -> None:
+    sandbox.add_fault(path="/metrics/overview", kind="status", status=500, count=10)
+    with pytest.raises(SoundlinkServerError) as raised:
+        make_hook(extra={"max_attempts": 3}).get_overview(track_campaign, MAY)
+    assert (raised.value.status, raised.value.code) == (500, "internal_error")
+    assert REQUEST_ID.search(str(raised.value))
+    assert statuses(sandbox) == [500, 500, 500]
+
+
+def test_the_time_budget_stops_before_a_wait_that_would_exceed_it(
+    make_hook: HookFactory, sandbox: SandboxProcess, track_campaign: str
+) -> None:
+    sandbox.add_fault(path="/metrics/overview", kind="status", status=429, retry_after=30, count=5)
+    with pytest.raises(SoundlinkAPIError) as raised:
+        make_hook(retry_budget=5).get_overview(track_campaign, MAY)
+    assert raised.value.status == 429
+    assert statuses(sandbox) == [429]
+
+
+def test_connection_refused_gives_up_with_a_network_error(set_connection: ConnectionSetter) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    set_connection(f"http://127.0.0.1:{closed_port}")
+    with pytest.raises(SoundlinkNetworkError, match="got no response"):
+        SoundlinkHook(**FAST_RETRIES, max_attempts=2).get_campaign("camp_a")
+
+
+def test_a_body_that_is_not_json_still_gives_a_useful_error(
+    scripted_server: ScriptedServer, set_connection: ConnectionSetter
+) -> None:
+    scripted_server.script.append(
+        ScriptedResponse(502, b"<html>Bad Gateway from the edge</html>", {"X-Request-Id": "req_edge42"})
+    )
+    scripted_server.script.append(ScriptedResponse(404, b"", {}))
+    set_connection(scripted_server.base_url)
+    with pytest.raises(SoundlinkNotFoundError) as raised:
+        SoundlinkHook(**FAST_RETRIES).get_campaign("camp_a")
+    assert raised.value.status == 404
+    assert "Not Found" in str(raised.value)
+    scripted_server.script.append(ScriptedResponse(502, b"<html>Bad Gateway from the edge</html>", {}))
+    with pytest.raises(SoundlinkServerError) as server_error:
+        SoundlinkHook(**FAST_RETRIES, max_attempts=1).get_campaign("camp_a")
+    assert "Bad Gateway from the edge" in str(server_error.value)
+
+
+def test_what_is_sent(scripted_server: ScriptedServer, set_connection: ConnectionSetter) -> None:
+    scripted_server.script.append(ScriptedResponse(200, b"", {"X-Row-Count": "0"}))
+    set_connection(scripted_server.base_url)
+    assert list(SoundlinkHook(**FAST_RETRIES).iter_export("engagement", "camp a/1", MAY, "catalog")) == []
+    (request,) = scripted_server.received
+    headers = {name.lower(): value for name, value in request["headers"].items()}
+    assert request["path"] == (
+        "/v1/campaigns/camp%20a%2F1/metrics/engagement/export"
+        "?startDate=2026-05-01&endDate=2026-05-07&engagementContext=catalog"
+    )
+    assert headers["x-api-key"] == KEY_ALL
+    assert headers["accept"] == "application/x-ndjson"
+    assert "authorization" not in headers
+
+
+def test_the_key_never_leaks(
+    make_hook: HookFactory, sandbox: SandboxProcess, track_campaign: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    rejected = make_hook(SECRET_KEY)
+    texts = [repr(rejected), repr(rejected.get_conn().auth), repr(rejected.get_conn().headers)]
+    for call in (
+        lambda: rejected.get_overview(track_campaign, MAY),
+        lambda: list(rejected.iter_export("breakdown", track_campaign, MAY)),
+        rejected.list_campaigns,
+    ):
+        with pytest.raises(SoundlinkAuthError) as raised:
+            call()
+        texts += [str(raised.value), repr(raised.value), repr(raised.value.context)]
+    texts.append(rejected.test_connection()[1])
+
+    sandbox.add_fault(path="/metrics/overview", kind="status", status=503, count=1)
+    sandbox.add_fault(path="/export", kind="cut", after_lines=2, count=1)
+    accepted = make_hook(KEY_ALL)
+    accepted.get_overview(track_campaign, MAY)
+    summary = accepted.download_export("breakdown", track_campaign, MAY, io.BytesIO())
+    texts += [repr(accepted), repr(summary)]
+
+    assert len([record for record in caplog.records if "retrying in" in record.getMessage()]) == 2
+    for key in (SECRET_KEY, KEY_ALL):
+        assert key not in caplog.text
+        assert not [text for text in texts if key in text]
+    assert SECRET_KEY not in json.dumps(sandbox.requests_log())
+
+
+def test_secrets_are_registered_with_the_airflow_secrets_masker(make_hook: HookFactory) -> None:
+    try:
+        from airflow.sdk.log import redact
+    except ImportError:  # Airflow 2.11
+        from airflow.utils.log.secrets_masker import redact  # type: ignore[no-redef]
+
+    # Fresh values: the masker is process-wide, so a value from another test would prove nothing.
+    api_key, pseudonymisation_key = f"sk_live_{uuid.uuid4().hex}", f"pepper_{uuid.uuid4().hex}"
+    assert redact(f"{api_key} {pseudonymisation_key}") == f"{api_key} {pseudonymisation_key}"
+    make_hook(api_key, extra={"pseudonymisation_key": pseudonymisation_key}).test_connection()
+    assert redact(f"key {api_key}, pepper {pseudonymisation_key}") == "key ***, pepper ***"
+
+
+def test_client_side_refusals_send_nothing(
+    make_hook: HookFactory, sandbox: SandboxProcess, track_campaign: str
+) -> None:
+    hook = make_hook()
+    with pytest.raises(SoundlinkConfigurationError, match="between 1 and 500"):
+        hook.iter_breakdown(track_campaign, MAY, page_size=501)
+    with pytest.raises(SoundlinkConfigurationError, match="sort_order"):
+        hook.iter_engagement(track_campaign, MAY, sort_order="up")
+    with pytest.raises(SoundlinkConfigurationError, match="applies to engagement rows only"):
+        hook.iter_export("breakdown", track_campaign, MAY, engagement_context="catalog")
+    with pytest.raises(SoundlinkConfigurationError, match="one of catalog, playlist"):
+        hook.iter_engagement(track_campaign, MAY, engagement_context="radio")
+    with pytest.raises(SoundlinkConfigurationError, match="unknown export kind 'countries'"):
+        hook.iter_export("countries", track_campaign, MAY)
+    assert sandbox.requests_log() == []
