@@ -1,0 +1,44 @@
+# The two commands that matter: `make demo` runs the whole pipeline on local stand-ins,
+# `make test` runs every check. Both build what they need on first use (scripts/bootstrap.sh).
+AF3 := .venvs/af3/bin
+AF2 := .venvs/af2/bin
+PYTEST_ARGS ?=
+
+.PHONY: bootstrap demo test test-af3 test-af2 lint format bench services-up services-down clean
+
+bootstrap:
+	scripts/bootstrap.sh all
+
+demo: bootstrap
+	$(AF3)/python scripts/demo.py
+
+test: bootstrap lint test-af3 test-af2
+
+# The whole suite on Airflow 3.3; end-to-end tests drive both Airflow versions' CLIs.
+test-af3:
+	$(AF3)/python -m pytest $(PYTEST_ARGS)
+
+# The hook and operators again, imported by Airflow 2.11.
+test-af2:
+	$(AF2)/python -m pytest -p no:cacheprovider tests/hooks tests/operators $(PYTEST_ARGS)
+
+lint:
+	$(AF3)/ruff check .
+	$(AF3)/ruff format --check .
+	$(AF3)/mypy
+
+format:
+	$(AF3)/ruff check --fix .
+	$(AF3)/ruff format .
+
+bench: bootstrap
+	$(AF3)/python benchmarks/run.py
+
+services-up: bootstrap
+	$(AF3)/python scripts/services.py up
+
+services-down:
+	$(AF3)/python scripts/services.py down
+
+clean: services-down
+	rm -rf .venvs .run
