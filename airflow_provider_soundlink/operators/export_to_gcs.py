@@ -1,0 +1,181 @@
+"""Export Soundlink JSONL to Google Cloud Storage, one object per campaign and <= 90-day window."""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from airflow.providers.google.cloud.hooks.gcs import GCSHook
+
+from airflow_provider_soundlink.compat import BaseOperator, Context
+from airflow_provider_soundlink.exports import ExportKind
+from airflow_provider_soundlink.hooks.soundlink import NDJSON, SoundlinkHook
+from airflow_provider_soundlink.manifest import ManifestEntry
+from airflow_provider_soundlink.operators.arguments import (
+    campaign_id_list,
+    check_engagement_context,
+    export_kind,
+    export_window,
+    is_template,
+)
+from airflow_provider_soundlink.schemas import table_definition
+from airflow_provider_soundlink.windows import DateWindow, slice_date_range
+
+
+def export_object_name(
+    prefix: str, kind: ExportKind, campaign_id: str, window: DateWindow, engagement_context: str | None
+) -> str:
+    """The GCS object of one campaign's window; fixed by its inputs, so a re-run overwrites it.
+
+    Campaign ids are opaque: they are percent-encoded whole, so no id can add or escape a path level.
+    """
+    context_suffix = f"_{engagement_context}" if engagement_context else ""
+    parts = [
+        prefix.strip("/"),
+        kind.table_name,
+        f"campaign_id={quote(campaign_id, safe='')}",
+        f"{window.start.isoformat()}_{window.end.isoformat()}{context_suffix}.jsonl",
+    ]
+    return "/".join(part for part in parts if part)
+
+
+class SoundlinkExportToGCSOperator(BaseOperator):
+    """Export Soundlink campaign metrics as JSONL into GCS and return a manifest of what was written.
+
+    For each campaign, the inclusive range ``report_start_date..report_end_date`` is cut into windows of at
+    most 90 days; each window is streamed into a local temporary file (memory stays flat; the hook fetches
+    the window again if the stream is cut off) and, only once complete and verified against the API's row
+    count, uploaded to ``gs://{bucket}/{object_prefix}/{table}/campaign_id={id}/{start}_{end}[_{context}].jsonl``.
+    The name depends only on those inputs, so a re-run overwrites instead of duplicating. Lines are uploaded
+    exactly as received: fields the table definition does not know stay in the object, are named in a
+    warning and in the manifest, and are ignored by the load.
+
+    The return value (XCom) is a list of :class:`~airflow_provider_soundlink.manifest.ManifestEntry`, one per
+    object, for :class:`~airflow_provider_soundlink.operators.bigquery_merge.SoundlinkBigQueryMergeOperator`.
+
+    :param export: ``"breakdown"`` or ``"engagement"`` (or an :class:`ExportKind`).
+    :param campaign_ids: campaign ids to export (templated; may be an XComArg).
+    :param report_start_date: first report date, ``YYYY-MM-DD`` or a date (templated, inclusive).
+    :param report_end_date: last report date, ``YYYY-MM-DD`` or a date (templated, inclusive).
+        (Not ``start_date``/``end_date``: those are every operator's scheduling bounds.)
+    :param bucket: the GCS bucket (templated).
+    :param object_prefix: object name prefix inside the bucket (templated).
+    :param engagement_context: ``"catalog"`` or ``"playlist"`` to export only that context of the
+        engagement export; None exports both.
+    :param soundlink_conn_id: the Soundlink connection.
+    :param gcp_conn_id: the Google Cloud connection.
+    :param impersonation_chain: service account(s) to impersonate for GCS (templated).
+    """
+
+    template_fields: Sequence[str] = (
+        "campaign_ids",
+        "report_start_date",
+        "report_end_date",
+        "bucket",
+        "object_prefix",
+        "impersonation_chain",
+    )
+    ui_color = "#1db954"
+
+    def __init__(
+        self,
+        *,
+        export: ExportKind | str,
+        campaign_ids: Any,
+        report_start_date: str | dt.date,
+        report_end_date: str | dt.date,
+        bucket: str,
+        object_prefix: str = "soundlink",
+        engagement_context: str | None = None,
+        soundlink_conn_id: str = SoundlinkHook.default_conn_name,
+        gcp_conn_id: str = "google_cloud_default",
+        impersonation_chain: str | Sequence[str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.export = export_kind(export)
+        check_engagement_context(self.export, engagement_context)
+        if isinstance(campaign_ids, (list, tuple)) or (
+            isinstance(campaign_ids, str) and not is_template(campaign_ids)
+        ):
+            campaign_id_list(campaign_ids)
+        dates = (report_start_date, report_end_date)
+        if all(isinstance(date, (str, dt.date)) and not is_template(date) for date in dates):
+            export_window(*dates)
+        if not bucket:
+            raise ValueError("bucket is empty: give the name of the GCS bucket to write the export to")
+        self.campaign_ids = campaign_ids
+        self.report_start_date = report_start_date
+        self.report_end_date = report_end_date
+        self.bucket = bucket
+        self.object_prefix = object_prefix
+        self.engagement_context = engagement_context
+        self.soundlink_conn_id = soundlink_conn_id
+        self.gcp_conn_id = gcp_conn_id
+        self.impersonation_chain = impersonation_chain
+
+    def execute(self, context: Context) -> list[ManifestEntry]:
+        campaign_ids = campaign_id_list(self.campaign_ids)
+        window = export_window(self.report_start_date, self.report_end_date)
+        table = table_definition(self.export)
+        soundlink = SoundlinkHook(soundlink_conn_id=self.soundlink_conn_id)
+        gcs = GCSHook(gcp_conn_id=self.gcp_conn_id, impersonation_chain=self.impersonation_chain)
+        manifest: list[ManifestEntry] = []
+        with tempfile.TemporaryDirectory(prefix="soundlink-export-") as scratch:
+            local_path = Path(scratch) / "slice.jsonl"
+            for campaign_id in campaign_ids:
+                for part in slice_date_range(window.start, window.end):
+                    object_name = export_object_name(
+                        self.object_prefix, self.export, campaign_id, part, self.engagement_context
+                    )
+                    # The object is written only from a complete file, so a failed download leaves no
+                    # partial object under the final name.
+                    with local_path.open("w+b") as local:
+                        summary = soundlink.download_export(
+                            self.export, campaign_id, part, local, engagement_context=self.engagement_context
+                        )
+                    gcs.upload(
+                        bucket_name=self.bucket,
+                        object_name=object_name,
+                        filename=str(local_path),
+                        mime_type=NDJSON,
+                    )
+                    uri = f"gs://{self.bucket}/{object_name}"
+                    self.log.info(
+                        "Exported %d rows of campaign %s %s to %s", summary.row_count, campaign_id, part, uri
+                    )
+                    manifest.append(
+                        ManifestEntry(
+                            export=self.export.value,
+                            table=table.name,
+                            campaign_id=campaign_id,
+                            start_date=part.start.isoformat(),
+                            end_date=part.end.isoformat(),
+                            engagement_context=self.engagement_context,
+                            uri=uri,
+                            row_count=summary.row_count,
+                            new_fields=sorted(summary.field_names - set(table.column_names)),
+                        )
+                    )
+        self._warn_about_new_fields(table.name, manifest)
+        return manifest
+
+    def _warn_about_new_fields(self, table_name: str, manifest: list[ManifestEntry]) -> None:
+        new_fields = sorted({name for entry in manifest for name in entry["new_fields"]})
+        if not new_fields:
+            return
+        objects = sum(1 for entry in manifest if entry["new_fields"])
+        self.log.warning(
+            "The %s export carries fields that table %s does not define: %s (in %d of %d objects). They are "
+            "kept in the GCS objects and ignored by the BigQuery load; upgrade airflow-provider-soundlink to "
+            "load them.",
+            self.export.value,
+            table_name,
+            ", ".join(new_fields),
+            objects,
+            len(manifest),
+        )

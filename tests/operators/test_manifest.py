@@ -1,0 +1,145 @@
+"""Manifest entries: flattening a mapped task's output, deriving the MERGE scope, refusing gaps."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+
+from airflow_provider_soundlink.exports import ExportKind
+from airflow_provider_soundlink.manifest import (
+    ManifestEntry,
+    flatten_manifests,
+    manifest_scope,
+    uncovered_days,
+)
+from airflow_provider_soundlink.windows import DateWindow
+
+
+def entry(
+    campaign_id: str = "camp_a",
+    start: str = "2026-01-01",
+    end: str = "2026-03-31",
+    export: str = "breakdown",
+    engagement_context: str | None = None,
+    row_count: int = 3,
+) -> ManifestEntry:
+    return ManifestEntry(
+        export=export,
+        table=ExportKind(export).table_name,
+        campaign_id=campaign_id,
+        start_date=start,
+        end_date=end,
+        engagement_context=engagement_context,
+        uri=f"gs://bucket/{campaign_id}/{start}_{end}.jsonl",
+        row_count=row_count,
+        new_fields=[],
+    )
+
+
+def window(start: str, end: str) -> DateWindow:
+    return DateWindow(dt.date.fromisoformat(start), dt.date.fromisoformat(end))
+
+
+def test_flatten_accepts_one_manifest_a_list_of_manifests_and_a_mix() -> None:
+    a, b, c = entry("a"), entry("b"), entry("c")
+    assert flatten_manifests([a, b]) == [a, b]
+    assert flatten_manifests([[a], [b, c], []]) == [a, b, c]
+    assert flatten_manifests([a, [b, c]]) == [a, b, c]
+    assert flatten_manifests(iter([[a]])) == [a]
+
+
+def test_flatten_refuses_a_bare_entry_and_names_what_is_wrong() -> None:
+    with pytest.raises(TypeError, match="list of entries"):
+        flatten_manifests(entry())  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="neither an entry nor a list"):
+        flatten_manifests([42])
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"uri": None}, "uri=None of the wrong type"),
+        ({"row_count": "3"}, "row_count='3' of the wrong type"),
+        ({"export": "clicks"}, "export 'clicks'; known: \\['breakdown', 'engagement'\\]"),
+        ({"start_date": "2026-04-01"}, "unusable window"),
+        ({"end_date": "April"}, "unusable window"),
+    ],
+)
+def test_flatten_checks_every_field(change: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        flatten_manifests([entry(), {**entry(), **change}])
+
+
+def test_flatten_names_missing_fields() -> None:
+    incomplete = {key: value for key, value in entry().items() if key not in {"uri", "row_count"}}
+    with pytest.raises(ValueError, match=r"manifest entry 1 lacks \['row_count', 'uri'\]"):
+        flatten_manifests([entry(), incomplete])
+
+
+def test_scope_spans_the_earliest_start_to_the_latest_end_over_all_campaigns() -> None:
+    entries = [
+        entry("b", "2026-01-01", "2026-03-31"),
+        entry("b", "2026-04-01", "2026-04-10"),
+        entry("a", "2026-01-01", "2026-03-31"),
+        entry("a", "2026-04-01", "2026-04-10"),
+    ]
+    scope = manifest_scope(entries)
+    assert scope.export is ExportKind.BREAKDOWN
+    assert scope.campaign_ids == ("b", "a")
+    assert scope.window == window("2026-01-01", "2026-04-10")
+    assert scope.engagement_context is None
+
+
+def test_scope_keeps_the_engagement_context() -> None:
+    scope = manifest_scope([entry(export="engagement", engagement_context="playlist")])
+    assert scope.export is ExportKind.ENGAGEMENT
+    assert scope.engagement_context == "playlist"
+
+
+def test_scope_refuses_a_campaign_with_a_gap_and_names_the_missing_days() -> None:
+    entries = [
+        entry("a", "2026-01-01", "2026-03-31"),
+        entry("a", "2026-04-01", "2026-04-10"),
+        entry("b", "2026-01-01", "2026-03-31"),
+    ]
+    with pytest.raises(ValueError, match=r"campaign 'b' was not exported for 2026-04-01\.\.2026-04-10"):
+        manifest_scope(entries)
+
+
+def test_scope_accepts_overlapping_windows() -> None:
+    entries = [entry("a", "2026-01-01", "2026-01-20"), entry("a", "2026-01-10", "2026-01-31")]
+    assert manifest_scope(entries).window == window("2026-01-01", "2026-01-31")
+
+
+@pytest.mark.parametrize(
+    ("entries", "message"),
+    [
+        ([], "the manifest is empty"),
+        ([entry(), entry("b", export="engagement")], "mixes exports \\['breakdown', 'engagement'\\]"),
+        (
+            [entry(export="engagement"), entry("b", export="engagement", engagement_context="catalog")],
+            "mixes engagement contexts \\['all contexts', 'catalog'\\]",
+        ),
+    ],
+)
+def test_scope_refuses_an_empty_or_mixed_manifest(entries: list[ManifestEntry], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        manifest_scope(entries)
+
+
+def test_uncovered_days_lists_every_gap_in_order() -> None:
+    whole = window("2026-01-01", "2026-01-31")
+    parts = [
+        window("2026-01-25", "2026-01-28"),
+        window("2026-01-03", "2026-01-10"),
+        window("2026-01-05", "2026-01-12"),
+    ]
+    assert uncovered_days(whole, parts) == [
+        window("2026-01-01", "2026-01-02"),
+        window("2026-01-13", "2026-01-24"),
+        window("2026-01-29", "2026-01-31"),
+    ]
+    assert uncovered_days(whole, [whole]) == []
+    assert uncovered_days(whole, []) == [whole]

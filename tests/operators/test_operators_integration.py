@@ -1,0 +1,484 @@
+"""Both operators end to end: the sandbox API -> fake-gcs-server -> local-bigquery, checked against the
+sandbox's own truth data."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from airflow.providers.google.cloud.hooks.bigquery import BigQueryHook
+from airflow.providers.google.cloud.hooks.gcs import GCSHook
+from conftest import SANDBOX_TODAY
+from google.api_core.exceptions import BadRequest
+from google.cloud import bigquery
+
+from airflow_provider_soundlink.exceptions import SoundlinkStreamError
+from airflow_provider_soundlink.exports import ExportKind
+from airflow_provider_soundlink.manifest import ManifestEntry
+from airflow_provider_soundlink.operators import SoundlinkBigQueryMergeOperator, SoundlinkExportToGCSOperator
+from airflow_provider_soundlink.sandbox.data import SandboxData
+from airflow_provider_soundlink.sandbox.testing import SandboxProcess
+from airflow_provider_soundlink.schemas import TableDefinition, table_definition
+
+TRUTH = SandboxData()
+CAMPAIGNS = {campaign["campaignId"]: campaign for campaign in TRUTH.campaigns(SANDBOX_TODAY)}
+# Running with catalog engagement, id a UUID.
+TRACK_CAMPAIGN = "39797175-8a5d-4eba-b281-86bed32ce2ac"
+# Running with playlist engagement, id camp_...
+PLAYLIST_CAMPAIGN = "camp_medanery0y5l"
+# Its last report date is 2026-05-07, inside the long window below.
+ENDED_CAMPAIGN = "camp_aesuou0yx3p5"
+# No rows since July 2025.
+LONG_ENDED_CAMPAIGN = "camp_y1mvo2ctovlv"
+
+YESTERDAY = SANDBOX_TODAY - dt.timedelta(days=1)
+RECENT_WINDOW = (dt.date(2026, 6, 1), YESTERDAY)
+
+Row = dict[str, Any]
+
+
+def test_campaign_constants_match_the_sandbox() -> None:
+    assert CAMPAIGNS[TRACK_CAMPAIGN]["lastReportDate"] == YESTERDAY
+    assert CAMPAIGNS[PLAYLIST_CAMPAIGN]["lastReportDate"] == YESTERDAY
+    assert CAMPAIGNS[ENDED_CAMPAIGN]["lastReportDate"] == dt.date(2026, 5, 7)
+    assert CAMPAIGNS[LONG_ENDED_CAMPAIGN]["lastReportDate"] == dt.date(2025, 7, 7)
+
+
+def typed(table: TableDefinition, row: Row) -> Row:
+    """An export row (JSON values, money as Decimal) as BigQuery's client returns the stored row."""
+    converters: dict[str, Callable[[Any], Any]] = {
+        "DATE": dt.date.fromisoformat,
+        "TIMESTAMP": lambda value: dt.datetime.fromisoformat(value.replace("Z", "+00:00")),
+        "NUMERIC": lambda value: Decimal(str(value)),
+        "FLOAT64": float,
+        "INT64": int,
+        "STRING": str,
+    }
+    return {
+        column.name: None if row[column.name] is None else converters[column.type](row[column.name])
+        for column in table.columns
+        if column.name in table.export_column_names
+    }
+
+
+def primary_key(table: TableDefinition, row: Row) -> tuple[Any, ...]:
+    return tuple(row[name] for name in table.primary_key)
+
+
+def truth_rows(
+    kind: ExportKind,
+    campaign_ids: Sequence[str],
+    window: tuple[dt.date, dt.date],
+    today: dt.date,
+    engagement_context: str | None = None,
+) -> dict[tuple[Any, ...], Row]:
+    table = table_definition(kind)
+    rows: list[Row] = []
+    for campaign_id in campaign_ids:
+        if kind is ExportKind.BREAKDOWN:
+            rows += TRUTH.breakdown_rows(campaign_id, *window, today)
+        else:
+            rows += TRUTH.engagement_rows(campaign_id, *window, today, engagement_context)
+    return {primary_key(table, typed(table, row)): typed(table, row) for row in rows}
+
+
+@dataclass
+class Pipeline:
+    """A fresh bucket and dataset, and the two operators run against them as a task would run them."""
+
+    project: str
+    bucket: str
+    dataset: str
+    sandbox: SandboxProcess
+    connection: dict[str, Any]
+    monkeypatch: pytest.MonkeyPatch
+
+    @property
+    def client(self) -> bigquery.Client:
+        return BigQueryHook(use_legacy_sql=False).get_client(project_id=self.project)
+
+    def context(self, task_id: str) -> Any:
+        ti = SimpleNamespace(
+            dag_id="soundlink_test", run_id="manual__1", task_id=task_id, map_index=-1, try_number=1
+        )
+        return {"ti": ti}
+
+    def export(
+        self,
+        kind: ExportKind,
+        campaign_ids: Sequence[str],
+        window: tuple[dt.date, dt.date],
+        engagement_context: str | None = None,
+    ) -> list[ManifestEntry]:
+        operator = SoundlinkExportToGCSOperator(
+            task_id=f"export_{kind.value}",
+            export=kind,
+            campaign_ids=list(campaign_ids),
+            report_start_date=window[0].isoformat(),
+            report_end_date=window[1],
+            bucket=self.bucket,
+            engagement_context=engagement_context,
+        )
+        return operator.execute(self.context(operator.task_id))
+
+    def merge(self, kind: ExportKind, manifest: Any, **options: Any) -> dict[str, Any]:
+        operator = SoundlinkBigQueryMergeOperator(
+            task_id=f"merge_{kind.value}",
+            export=kind.value,
+            manifest=manifest,
+            project_id=self.project,
+            dataset_id=self.dataset,
+            **options,
+        )
+        return operator.execute(self.context(operator.task_id))
+
+    def run(
+        self,
+        kind: ExportKind,
+        campaign_ids: Sequence[str],
+        window: tuple[dt.date, dt.date],
+        engagement_context: str | None = None,
+    ) -> dict[str, Any]:
+        return self.merge(kind, [self.export(kind, campaign_ids, window, engagement_context)])
+
+    def stored(self, kind: ExportKind) -> dict[tuple[Any, ...], Row]:
+        """Every stored row by primary key, with the load time the MERGE stamps."""
+        table = table_definition(kind)
+        return {primary_key(table, row): row for row in self.stored_table(table.name)}
+
+    def stored_table(self, table_id: str) -> list[Row]:
+        rows = self.client.list_rows(f"{self.project}.{self.dataset}.{table_id}")
+        return sorted((dict(row.items()) for row in rows), key=repr)
+
+    def stored_exports(self, kind: ExportKind) -> dict[tuple[Any, ...], Row]:
+        """The stored rows without the load time: exactly what the export delivered."""
+        loaded_at = table_definition(kind).loaded_at_field
+        return {
+            key: {name: value for name, value in row.items() if name != loaded_at}
+            for key, row in self.stored(kind).items()
+        }
+
+    def tables(self) -> list[str]:
+        return sorted(table.table_id for table in self.client.list_tables(f"{self.project}.{self.dataset}"))
+
+    def objects(self) -> list[str]:
+        return sorted(GCSHook().list(bucket_name=self.bucket))
+
+    def job_types(self) -> dict[str, str]:
+        return {job.job_id: job.job_type for job in self.client.list_jobs(project=self.project)}
+
+    def retry_exports_once(self) -> None:
+        """Let the hook fetch a broken window twice at most, so a fault that outlasts that fails quickly."""
+        connection = {**self.connection, "extra": {"max_attempts": 2}}
+        self.monkeypatch.setenv("AIRFLOW_CONN_SOUNDLINK_DEFAULT", json.dumps(connection))
+
+
+@pytest.fixture
+def pipeline(
+    gcp_emulators: Any,
+    sandbox: SandboxProcess,
+    soundlink_connection: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> Pipeline:
+    return Pipeline(
+        project=gcp_emulators.project,
+        bucket=gcp_emulators.create_bucket("soundlink-exports"),
+        # Not created here: the merge operator creates a missing dataset.
+        dataset=f"soundlink_{uuid.uuid4().hex[:8]}",
+        sandbox=sandbox,
+        connection=soundlink_connection,
+        monkeypatch=monkeypatch,
+    )
+
+
+def test_a_long_window_lands_as_the_sandbox_truth_with_one_load_and_one_merge(pipeline: Pipeline) -> None:
+    window = (dt.date(2026, 3, 1), YESTERDAY)  # 106 days: two slices per campaign
+    campaigns = [TRACK_CAMPAIGN, ENDED_CAMPAIGN, LONG_ENDED_CAMPAIGN]
+    manifest = pipeline.export(ExportKind.BREAKDOWN, campaigns, window)
+
+    truth = truth_rows(ExportKind.BREAKDOWN, campaigns, window, SANDBOX_TODAY)
+    slices = [("2026-03-01", "2026-05-29"), ("2026-05-30", "2026-06-14")]
+    assert [(e["campaign_id"], e["start_date"], e["end_date"]) for e in manifest] == [
+        (campaign, start, end) for campaign in campaigns for start, end in slices
+    ]
+    assert [entry["row_count"] for entry in manifest] == [
+        len(
+            TRUTH.breakdown_rows(
+                campaign, dt.date.fromisoformat(start), dt.date.fromisoformat(end), SANDBOX_TODAY
+            )
+        )
+        for campaign in campaigns
+        for start, end in slices
+    ]
+    assert sum(entry["row_count"] for entry in manifest) == len(truth)
+    assert [entry["row_count"] for entry in manifest if entry["campaign_id"] == LONG_ENDED_CAMPAIGN] == [0, 0]
+    assert manifest[0]["uri"] == (
+        f"gs://{pipeline.bucket}/soundlink/campaign_country_daily/campaign_id={TRACK_CAMPAIGN}/"
+        "2026-03-01_2026-05-29.jsonl"
+    )
+    assert pipeline.objects() == sorted(
+        entry["uri"].removeprefix(f"gs://{pipeline.bucket}/") for entry in manifest
+    )
+
+    jobs_before = pipeline.job_types()
+    summary = pipeline.merge(ExportKind.BREAKDOWN, [manifest])
+    new_jobs = sorted(kind for job_id, kind in pipeline.job_types().items() if job_id not in jobs_before)
+
+    assert new_jobs == ["load", "query"]
+    assert pipeline.stored_exports(ExportKind.BREAKDOWN) == truth
+    spend = [row["spend_total"] for row in pipeline.stored(ExportKind.BREAKDOWN).values()]
+    assert all(isinstance(value, Decimal) for value in spend)
+    assert sum(spend) == sum(row["spend_total"] for row in truth.values())
+    assert summary == {
+        "table": f"{pipeline.project}.{pipeline.dataset}.campaign_country_daily",
+        "export": "breakdown",
+        "campaign_ids": campaigns,
+        "window_start": "2026-03-01",
+        "window_end": "2026-06-14",
+        "engagement_context": None,
+        "objects_loaded": 3,
+        "rows_loaded": len(truth),
+        "rows_affected": len(truth),
+    }
+    assert pipeline.tables() == ["campaign_country_daily"]
+
+
+def test_running_the_same_window_three_times_leaves_an_identical_table(pipeline: Pipeline) -> None:
+    campaigns = [TRACK_CAMPAIGN, PLAYLIST_CAMPAIGN]
+    snapshots = []
+    for _ in range(3):
+        pipeline.run(ExportKind.BREAKDOWN, campaigns, RECENT_WINDOW)
+        snapshots.append(pipeline.stored_exports(ExportKind.BREAKDOWN))
+    assert snapshots[0] == snapshots[1] == snapshots[2]
+    assert snapshots[0] == truth_rows(ExportKind.BREAKDOWN, campaigns, RECENT_WINDOW, SANDBOX_TODAY)
+    assert pipeline.objects() == sorted(
+        f"soundlink/campaign_country_daily/campaign_id={campaign}/2026-06-01_2026-06-14.jsonl"
+        for campaign in campaigns
+    )
+
+
+def test_moving_today_updates_exactly_the_revisable_days(pipeline: Pipeline) -> None:
+    pipeline.run(ExportKind.BREAKDOWN, [TRACK_CAMPAIGN], RECENT_WINDOW)
+    before = pipeline.stored(ExportKind.BREAKDOWN)
+
+    later = SANDBOX_TODAY + dt.timedelta(days=3)
+    pipeline.sandbox.set_today(later)
+    pipeline.run(ExportKind.BREAKDOWN, [TRACK_CAMPAIGN], RECENT_WINDOW)
+    after = pipeline.stored(ExportKind.BREAKDOWN)
+
+    assert after.keys() == before.keys()
+    changed_dates = {key[2] for key in after if after[key]["exported_at"] != before[key]["exported_at"]}
+    # A day stays revisable for 7 days after it closes: the days still open at the first run.
+    first_revisable = SANDBOX_TODAY - dt.timedelta(days=7)
+    assert changed_dates == {
+        first_revisable + dt.timedelta(days=n) for n in range((YESTERDAY - first_revisable).days + 1)
+    }
+    changed_values = {
+        key[2]
+        for key in after
+        if {k: v for k, v in after[key].items() if k not in {"exported_at", "_loaded_at"}}
+        != {k: v for k, v in before[key].items() if k not in {"exported_at", "_loaded_at"}}
+    }
+    assert changed_values <= changed_dates and changed_values
+    assert pipeline.stored_exports(ExportKind.BREAKDOWN) == truth_rows(
+        ExportKind.BREAKDOWN, [TRACK_CAMPAIGN], RECENT_WINDOW, later
+    )
+
+
+def test_a_newer_export_wins_and_an_older_redelivery_does_not(pipeline: Pipeline) -> None:
+    later = SANDBOX_TODAY + dt.timedelta(days=3)
+    pipeline.sandbox.set_today(later)
+    pipeline.run(ExportKind.BREAKDOWN, [TRACK_CAMPAIGN], RECENT_WINDOW)
+    newest = truth_rows(ExportKind.BREAKDOWN, [TRACK_CAMPAIGN], RECENT_WINDOW, later)
+    assert pipeline.stored_exports(ExportKind.BREAKDOWN) == newest
+
+    pipeline.sandbox.set_today(SANDBOX_TODAY)
+    summary = pipeline.run(ExportKind.BREAKDOWN, [TRACK_CAMPAIGN], RECENT_WINDOW)
+
+    stale = truth_rows(ExportKind.BREAKDOWN, [TRACK_CAMPAIGN], RECENT_WINDOW, SANDBOX_TODAY)
+    assert stale != newest
+    assert pipeline.stored_exports(ExportKind.BREAKDOWN) == newest
+    assert summary["rows_loaded"] == len(stale)
+
+
+def test_rows_gone_from_the_source_are_deleted_inside_the_scope_only(pipeline: Pipeline) -> None:
+    wide = (dt.date(2026, 5, 20), YESTERDAY)
+    pipeline.run(ExportKind.BREAKDOWN, [TRACK_CAMPAIGN, PLAYLIST_CAMPAIGN], wide)
+    table = f"`{pipeline.project}.{pipeline.dataset}.campaign_country_daily`"
+    # Rows the source never had: a made-up country for each campaign on each of a few days.
+    pipeline.client.query(
+        f"INSERT INTO {table} SELECT * REPLACE ('ZZ' AS country_code) FROM {table} "
+        "WHERE report_date IN (DATE '2026-05-25', DATE '2026-06-05', DATE '2026-06-12') "
+        "QUALIFY ROW_NUMBER() OVER (PARTITION BY campaign_id, report_date ORDER BY country_code) = 1"
+    ).result()
+    before = pipeline.stored(ExportKind.BREAKDOWN)
+    phantoms = {key for key in before if key[4] == "ZZ"}
+    assert {(key[3], key[2]) for key in phantoms} == {
+        (campaign, dt.date.fromisoformat(day))
+        for campaign in (TRACK_CAMPAIGN, PLAYLIST_CAMPAIGN)
+        for day in ("2026-05-25", "2026-06-05", "2026-06-12")
+    }
+
+    scope_window = (dt.date(2026, 6, 1), dt.date(2026, 6, 10))
+    pipeline.run(ExportKind.BREAKDOWN, [TRACK_CAMPAIGN], scope_window)
+    after = pipeline.stored(ExportKind.BREAKDOWN)
+
+    def in_scope(key: tuple[Any, ...]) -> bool:
+        return key[3] == TRACK_CAMPAIGN and scope_window[0] <= key[2] <= scope_window[1]
+
+    deleted = before.keys() - after.keys()
+    assert deleted == {key for key in phantoms if in_scope(key)}
+    assert len(deleted) == 1
+    assert {key: row for key, row in after.items() if not in_scope(key)} == {
+        key: row for key, row in before.items() if not in_scope(key) and key not in deleted
+    }
+
+
+def test_a_cut_off_stream_fails_the_export_leaving_no_object_and_the_table_unchanged(
+    pipeline: Pipeline,
+) -> None:
+    pipeline.run(ExportKind.BREAKDOWN, [TRACK_CAMPAIGN], RECENT_WINDOW)
+    objects, table = pipeline.objects(), pipeline.stored(ExportKind.BREAKDOWN)
+    pipeline.retry_exports_once()
+    pipeline.sandbox.add_fault(
+        kind="cut", path=f"/{PLAYLIST_CAMPAIGN}/metrics/breakdown/export", after_lines=25, count=10
+    )
+
+    with pytest.raises(SoundlinkStreamError, match="cut off after 25"):
+        pipeline.export(ExportKind.BREAKDOWN, [PLAYLIST_CAMPAIGN], RECENT_WINDOW)
+
+    export_requests = [r for r in pipeline.sandbox.requests_log() if PLAYLIST_CAMPAIGN in r["path"]]
+    assert len(export_requests) == 2
+    assert pipeline.objects() == objects
+    assert pipeline.stored(ExportKind.BREAKDOWN) == table
+
+
+def test_a_stream_cut_once_is_fetched_again_and_uploaded_whole(pipeline: Pipeline) -> None:
+    pipeline.sandbox.add_fault(kind="cut", path="/breakdown/export", after_lines=25, count=1)
+    manifest = pipeline.export(ExportKind.BREAKDOWN, [TRACK_CAMPAIGN], RECENT_WINDOW)
+    lines = GCSHook().download(bucket_name=pipeline.bucket, object_name=pipeline.objects()[0]).splitlines()
+    expected = TRUTH.breakdown_rows(TRACK_CAMPAIGN, *RECENT_WINDOW, SANDBOX_TODAY)
+    assert manifest[0]["row_count"] == len(lines) == len(expected)
+    assert [json.loads(line, parse_float=Decimal) for line in lines] == expected
+
+
+def test_a_failed_load_leaves_the_target_as_it_was_and_drops_staging(pipeline: Pipeline) -> None:
+    manifest = pipeline.export(ExportKind.BREAKDOWN, [TRACK_CAMPAIGN], RECENT_WINDOW)
+    pipeline.merge(ExportKind.BREAKDOWN, manifest)
+    table = pipeline.stored(ExportKind.BREAKDOWN)
+    GCSHook().upload(bucket_name=pipeline.bucket, object_name="garbage.jsonl", data=b"this is not JSON\n")
+    garbage = {**manifest[0], "uri": f"gs://{pipeline.bucket}/garbage.jsonl", "row_count": 1}
+
+    pipeline.sandbox.set_today(SANDBOX_TODAY + dt.timedelta(days=2))
+    fresh = pipeline.export(ExportKind.BREAKDOWN, [TRACK_CAMPAIGN], RECENT_WINDOW)
+    with pytest.raises(BadRequest, match=r"garbage\.jsonl"):
+        pipeline.merge(ExportKind.BREAKDOWN, [fresh, [garbage]])
+
+    assert pipeline.stored(ExportKind.BREAKDOWN) == table
+    assert pipeline.tables() == ["campaign_country_daily"]
+
+
+def test_a_failed_merge_leaves_the_target_as_it_was_and_drops_staging(pipeline: Pipeline) -> None:
+    pipeline.run(ExportKind.BREAKDOWN, [TRACK_CAMPAIGN], RECENT_WINDOW)
+    # A target made by hand without the fees column: the load into staging works, the MERGE cannot.
+    dataset = f"{pipeline.project}.{pipeline.dataset}"
+    pipeline.client.query(
+        f"CREATE TABLE `{dataset}.handmade` AS SELECT * EXCEPT (fees) FROM `{dataset}.campaign_country_daily`"
+    ).result()
+    before = pipeline.stored_table("handmade")
+    assert len(before) == len(TRUTH.breakdown_rows(TRACK_CAMPAIGN, *RECENT_WINDOW, SANDBOX_TODAY))
+
+    pipeline.sandbox.set_today(SANDBOX_TODAY + dt.timedelta(days=2))
+    manifest = pipeline.export(ExportKind.BREAKDOWN, [TRACK_CAMPAIGN], RECENT_WINDOW)
+    with pytest.raises(BadRequest, match="fees"):
+        pipeline.merge(ExportKind.BREAKDOWN, manifest, table_id="handmade")
+
+    assert pipeline.stored_table("handmade") == before
+    assert pipeline.tables() == ["campaign_country_daily", "handmade"]
+
+
+def test_a_merge_aborted_by_a_concurrent_update_is_retried(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    manifest = pipeline.export(ExportKind.BREAKDOWN, [TRACK_CAMPAIGN], RECENT_WINDOW)
+    insert_job = BigQueryHook.insert_job
+    merges: list[str] = []
+
+    def contended_insert_job(self: BigQueryHook, **kwargs: Any) -> Any:
+        if "query" in kwargs["configuration"]:
+            merges.append(kwargs["configuration"]["query"]["query"])
+            if len(merges) == 1:
+                raise BadRequest(
+                    "Could not serialize access to table soundlink-local:d.campaign_country_daily due to "
+                    "concurrent update"
+                )
+        return insert_job(self, **kwargs)
+
+    monkeypatch.setattr(BigQueryHook, "insert_job", contended_insert_job)
+    summary = pipeline.merge(
+        ExportKind.BREAKDOWN, manifest, merge_retry_initial_wait=dt.timedelta(milliseconds=10)
+    )
+
+    assert len(merges) == 2
+    assert merges[0] == merges[1]
+    assert summary["rows_affected"] == len(
+        TRUTH.breakdown_rows(TRACK_CAMPAIGN, *RECENT_WINDOW, SANDBOX_TODAY)
+    )
+    assert pipeline.stored_exports(ExportKind.BREAKDOWN) == truth_rows(
+        ExportKind.BREAKDOWN, [TRACK_CAMPAIGN], RECENT_WINDOW, SANDBOX_TODAY
+    )
+    assert pipeline.tables() == ["campaign_country_daily"]
+
+
+def test_an_unknown_field_is_kept_in_gcs_reported_and_ignored_by_the_load(
+    pipeline: Pipeline, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pipeline.sandbox.add_fault(
+        kind="extra_field", path="/breakdown/export", field="audience_segment", value="fans", count=100
+    )
+    with caplog.at_level(logging.WARNING):
+        manifest = pipeline.export(ExportKind.BREAKDOWN, [TRACK_CAMPAIGN], RECENT_WINDOW)
+
+    assert [entry["new_fields"] for entry in manifest] == [["audience_segment"]]
+    # Airflow 2 task loggers go through logging, Airflow 3's through structlog to stdout.
+    logged = caplog.text + capsys.readouterr().out
+    assert (
+        "fields that table campaign_country_daily does not define: audience_segment (in 1 of 1 objects)"
+        in logged
+    )
+    first_line = (
+        GCSHook().download(bucket_name=pipeline.bucket, object_name=pipeline.objects()[0]).splitlines()[0]
+    )
+    assert json.loads(first_line)["audience_segment"] == "fans"
+
+    pipeline.merge(ExportKind.BREAKDOWN, manifest)
+    assert pipeline.stored_exports(ExportKind.BREAKDOWN) == truth_rows(
+        ExportKind.BREAKDOWN, [TRACK_CAMPAIGN], RECENT_WINDOW, SANDBOX_TODAY
+    )
+
+
+def test_engagement_of_one_context_replaces_that_context_only(pipeline: Pipeline) -> None:
+    campaigns = [TRACK_CAMPAIGN, PLAYLIST_CAMPAIGN]
+    pipeline.run(ExportKind.ENGAGEMENT, campaigns, RECENT_WINDOW)
+    both = truth_rows(ExportKind.ENGAGEMENT, campaigns, RECENT_WINDOW, SANDBOX_TODAY)
+    assert pipeline.stored_exports(ExportKind.ENGAGEMENT) == both
+    assert {row["engagement_context"] for row in both.values()} == {"catalog", "playlist"}
+
+    later = SANDBOX_TODAY + dt.timedelta(days=2)
+    pipeline.sandbox.set_today(later)
+    summary = pipeline.run(ExportKind.ENGAGEMENT, campaigns, RECENT_WINDOW, engagement_context="catalog")
+
+    assert summary["engagement_context"] == "catalog"
+    expected = {
+        **{key: row for key, row in both.items() if row["engagement_context"] == "playlist"},
+        **truth_rows(ExportKind.ENGAGEMENT, campaigns, RECENT_WINDOW, later, engagement_context="catalog"),
+    }
+    assert pipeline.stored_exports(ExportKind.ENGAGEMENT) == expected
