@@ -1,0 +1,236 @@
+"""What the example DAGs in ``dags/`` share: configuration, campaign choice and the export/MERGE tasks.
+
+Both DAGs plan a run (a window of report dates and the campaigns to export over it), export each
+campaign in its own mapped task per export, and load each export with ONE MERGE. Only the planning of
+the window differs, so that is all the DAG files define.
+
+Configuration comes from environment variables, read when the DAG file is parsed (no network, no
+metadata database), and every value but the connection ids can be overridden per run by a DAG param:
+
+=============================== ======================= ==================================
+environment variable            DAG param               default
+=============================== ======================= ==================================
+``SOUNDLINK_CONN_ID``           (none)                  ``soundlink_default``
+``SOUNDLINK_GCP_CONN_ID``       (none)                  ``google_cloud_default``
+``SOUNDLINK_BIGQUERY_PROJECT``  ``project_id``          (required)
+``SOUNDLINK_BIGQUERY_DATASET``  ``dataset_id``          ``soundlink``
+``SOUNDLINK_BIGQUERY_LOCATION`` ``location``            ``US``
+``SOUNDLINK_GCS_BUCKET``        ``bucket``              (required)
+``SOUNDLINK_GCS_PREFIX``        ``object_prefix``       ``soundlink``
+``SOUNDLINK_CAMPAIGN_IDS``      ``campaign_ids``        empty: every campaign that can have rows
+=============================== ======================= ==================================
+
+``SOUNDLINK_CAMPAIGN_IDS`` is a comma-separated list. The BigQuery tables are declared as the MERGE
+tasks' outlets (assets ``bigquery://{project}/{dataset}/{table}``) when the project comes from the
+environment; a per-run override of project or dataset still loads there but is not tracked as an asset.
+
+Pools: export tasks (and the campaign listing) run in the pool ``soundlink_api``, which bounds the
+concurrent calls to the Soundlink API; MERGEs run in ``soundlink_bigquery_merge`` with one slot, which
+serialises them so a daily run and a backfill do not abort each other's MERGE. Airflow does not create
+pools on its own, and a missing pool stops these tasks: the scheduler of 2.11 and 3.x never queues them
+(it logs "Tasks using non-existent pool ... will not be scheduled"; 3.x also shows a DAG warning), and
+2.11's ``airflow dags backfill`` fails with ``PoolNotFound``. Only ``airflow dags test`` ignores pools.
+Create both once::
+
+    airflow pools set soundlink_api 4 "concurrent Soundlink API calls"
+    airflow pools set soundlink_bigquery_merge 1 "one MERGE at a time into the Soundlink tables"
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_soundlink.compat import Asset
+from airflow_provider_soundlink.exports import ExportKind
+from airflow_provider_soundlink.hooks.soundlink import SoundlinkHook
+from airflow_provider_soundlink.operators.bigquery_merge import (
+    MERGE_POOL,
+    SoundlinkBigQueryMergeOperator,
+    bigquery_asset_uri,
+)
+from airflow_provider_soundlink.operators.export_to_gcs import SoundlinkExportToGCSOperator
+from airflow_provider_soundlink.windows import DateWindow
+
+try:  # Airflow 3
+    from airflow.sdk import Param
+except ImportError:  # Airflow 2.11
+    from airflow.models.param import Param  # type: ignore[no-redef,attr-defined]
+
+if TYPE_CHECKING:
+    from airflow.sdk import XComArg
+
+log = logging.getLogger(__name__)
+
+API_POOL = "soundlink_api"
+"""The pool bounding concurrent calls to the Soundlink API."""
+
+DEFAULT_REVISION_DAYS = 7
+"""Soundlink revises a report date for 7 days after it closes, so a daily run re-loads the 7 days before."""
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """Where the example DAGs read from and write to; see the module docstring for the variables."""
+
+    soundlink_conn_id: str = SoundlinkHook.default_conn_name
+    gcp_conn_id: str = "google_cloud_default"
+    project_id: str = ""
+    dataset_id: str = "soundlink"
+    location: str = "US"
+    bucket: str = ""
+    object_prefix: str = "soundlink"
+    campaign_ids: tuple[str, ...] = ()
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] = os.environ) -> PipelineConfig:
+        defaults = cls()
+
+        def setting(name: str, default: str) -> str:
+            return environ.get(name, "").strip() or default
+
+        return cls(
+            soundlink_conn_id=setting("SOUNDLINK_CONN_ID", defaults.soundlink_conn_id),
+            gcp_conn_id=setting("SOUNDLINK_GCP_CONN_ID", defaults.gcp_conn_id),
+            project_id=setting("SOUNDLINK_BIGQUERY_PROJECT", defaults.project_id),
+            dataset_id=setting("SOUNDLINK_BIGQUERY_DATASET", defaults.dataset_id),
+            location=setting("SOUNDLINK_BIGQUERY_LOCATION", defaults.location),
+            bucket=setting("SOUNDLINK_GCS_BUCKET", defaults.bucket),
+            object_prefix=setting("SOUNDLINK_GCS_PREFIX", defaults.object_prefix),
+            campaign_ids=parse_campaign_ids(environ.get("SOUNDLINK_CAMPAIGN_IDS", "")),
+        )
+
+    def params(self) -> dict[str, Any]:
+        """The DAG params that override this configuration for one run."""
+        return {
+            "campaign_ids": Param(
+                list(self.campaign_ids),
+                type="array",
+                items={"type": "string", "minLength": 1},
+                description="Campaigns to load; empty: every campaign that can have rows in the window "
+                "(listed through the API, which needs the campaigns:read scope).",
+            ),
+            "project_id": Param(self.project_id, type="string", description="BigQuery project."),
+            "dataset_id": Param(self.dataset_id, type="string", minLength=1, description="BigQuery dataset."),
+            "location": Param(self.location, type="string", minLength=1, description="BigQuery location."),
+            "bucket": Param(self.bucket, type="string", description="GCS bucket for the exported files."),
+            "object_prefix": Param(self.object_prefix, type="string", description="GCS object prefix."),
+        }
+
+
+def parse_campaign_ids(text: str) -> tuple[str, ...]:
+    """Campaign ids from a comma-separated list, blanks and repeats dropped."""
+    return tuple(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
+
+
+def revision_window(report_date: dt.date, revision_days: int) -> DateWindow:
+    """The report dates a run for ``report_date`` loads: that day and the ``revision_days`` before it."""
+    if revision_days < 0:
+        raise ValueError(f"revision_days must be 0 or more, got {revision_days}")
+    return DateWindow(report_date - dt.timedelta(days=revision_days), report_date)
+
+
+def campaigns_with_possible_rows(campaigns: Iterable[Mapping[str, Any]], window: DateWindow) -> list[str]:
+    """The ids of the campaigns created on or before the window's last day, in the order given.
+
+    A campaign's first report date is the day it was created, so one created later has no rows in the
+    window. The API gives no reliable last report date (rows keep arriving for attribution after a
+    campaign ends), so ended campaigns are kept: their export is simply empty, and the MERGE then
+    removes any rows stored for them in the window.
+    """
+    chosen = []
+    for campaign in campaigns:
+        created = dt.datetime.fromisoformat(str(campaign["createdAt"]).replace("Z", "+00:00"))
+        if created.astimezone(dt.timezone.utc).date() <= window.end:
+            chosen.append(str(campaign["campaignId"]))
+    return chosen
+
+
+def plan_exports(
+    window: DateWindow, params: Mapping[str, Any], soundlink_conn_id: str
+) -> list[dict[str, Any]]:
+    """One set of export arguments per campaign over ``window``, for ``expand_kwargs`` on the exports.
+
+    Campaigns come from the ``campaign_ids`` param or, when it is empty, from the campaigns endpoint
+    (see :func:`campaigns_with_possible_rows`). Fails early when the project or bucket is not configured.
+    """
+    for param, variable in (("project_id", "SOUNDLINK_BIGQUERY_PROJECT"), ("bucket", "SOUNDLINK_GCS_BUCKET")):
+        if not params.get(param):
+            raise ValueError(
+                f"no {param} configured: set the environment variable {variable} for the DAG processor and "
+                f"workers, or pass the param {param} when triggering the run"
+            )
+    campaign_ids = list(dict.fromkeys(params.get("campaign_ids") or ()))
+    if campaign_ids:
+        log.info("Loading the %d campaigns given: %s", len(campaign_ids), ", ".join(campaign_ids))
+    else:
+        listed = SoundlinkHook(soundlink_conn_id=soundlink_conn_id).list_campaigns()
+        campaign_ids = campaigns_with_possible_rows(listed, window)
+        log.info(
+            "No campaign_ids given; %d of the %d campaigns listed were created by %s: %s",
+            len(campaign_ids),
+            len(listed),
+            window.end.isoformat(),
+            ", ".join(campaign_ids) or "none",
+        )
+    return [
+        {
+            "campaign_ids": [campaign_id],
+            "report_start_date": window.start.isoformat(),
+            "report_end_date": window.end.isoformat(),
+        }
+        for campaign_id in campaign_ids
+    ]
+
+
+def add_export_and_merge_tasks(config: PipelineConfig, export_plan: XComArg) -> None:
+    """Per export: one mapped export task per planned campaign, then one MERGE of all their files.
+
+    Call it inside the DAG's context, with the output of the task that returned :func:`plan_exports`.
+    """
+    for kind in ExportKind:
+        exports = SoundlinkExportToGCSOperator.partial(
+            task_id=f"export_{kind.value}",
+            export=kind,
+            bucket="{{ params.bucket }}",
+            object_prefix="{{ params.object_prefix }}",
+            soundlink_conn_id=config.soundlink_conn_id,
+            gcp_conn_id=config.gcp_conn_id,
+            pool=API_POOL,
+            map_index_template="{{ task.campaign_ids | join(', ') }}",
+        ).expand_kwargs(export_plan)
+        SoundlinkBigQueryMergeOperator(
+            task_id=f"merge_{kind.value}",
+            export=kind,
+            manifest=exports.output,
+            project_id="{{ params.project_id }}",
+            dataset_id="{{ params.dataset_id }}",
+            location="{{ params.location }}",
+            gcp_conn_id=config.gcp_conn_id,
+            pool=MERGE_POOL,
+            outlets=table_assets(config, kind),
+        )
+
+
+def table_assets(config: PipelineConfig, kind: ExportKind) -> list[Asset]:
+    if not config.project_id:
+        return []
+    return [Asset(bigquery_asset_uri(config.project_id, config.dataset_id, kind.table_name))]
+
+
+__all__ = [
+    "API_POOL",
+    "DEFAULT_REVISION_DAYS",
+    "MERGE_POOL",
+    "PipelineConfig",
+    "add_export_and_merge_tasks",
+    "campaigns_with_possible_rows",
+    "parse_campaign_ids",
+    "plan_exports",
+    "revision_window",
+    "table_assets",
+]

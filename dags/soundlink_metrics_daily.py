@@ -1,0 +1,80 @@
+"""Soundlink campaign metrics into BigQuery, every day, re-loading the days Soundlink may still revise.
+
+The run for logical date D (its data interval is [D, D+1) UTC; it starts after D+1 00:00 UTC, once D has
+closed) loads report dates D-7 .. D (``revision_days``, 7 by default: Soundlink revises a day for 7 days
+after it closes). For each export (breakdown, engagement) it runs one mapped export task per campaign,
+writing JSONL files to GCS, then ONE MERGE into the export's table, which makes the fresh export the
+truth for those campaigns over those dates. Re-running a day changes nothing unless Soundlink revised it.
+
+Campaigns: the ``campaign_ids`` param (default ``SOUNDLINK_CAMPAIGN_IDS``), or, when empty, every
+campaign the API lists that was created on or before D (see
+``airflow_provider_soundlink.example_dags_support``, which also lists the configuration variables and
+the two pools to create).
+
+A manual run (``airflow dags test``/``trigger`` with a date T) gets the interval that ended at T, so
+D = T - 1 day: ``airflow dags test soundlink_metrics_daily 2026-06-15`` loads 2026-06-07 .. 2026-06-14
+(measured on Airflow 3.3 and 2.11).
+
+Short gaps (up to a few weeks) on Airflow 3.x: backfill this DAG,
+``airflow backfill create --dag-id soundlink_metrics_daily --from-date A --to-date B`` (a running
+scheduler executes the runs; each loads its D-7 .. D with one MERGE per export). On Airflow 2.11,
+``airflow dags backfill`` deadlocks on dynamically mapped tasks (the mapped exports are never run; an
+Airflow 2 bug, apache/airflow#33994), so there trigger ``soundlink_metrics_backfill`` over A-7 .. B
+instead, which loads the same rows.
+
+Long histories (months, years), on any version: trigger ``soundlink_metrics_backfill``, which exports
+any range in 90-day slices and merges it once per export.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pendulum
+from airflow.timetables.interval import CronDataIntervalTimetable
+
+from airflow_provider_soundlink.example_dags_support import (
+    API_POOL,
+    DEFAULT_REVISION_DAYS,
+    PipelineConfig,
+    add_export_and_merge_tasks,
+    plan_exports,
+    revision_window,
+)
+
+try:  # Airflow 3
+    from airflow.sdk import DAG, Param, task
+except ImportError:  # Airflow 2.11
+    from airflow.decorators import task  # type: ignore[no-redef,attr-defined]
+    from airflow.models.dag import DAG  # type: ignore[no-redef,assignment]
+    from airflow.models.param import Param  # type: ignore[no-redef,assignment]
+
+CONFIG = PipelineConfig.from_environment()
+
+with DAG(
+    dag_id="soundlink_metrics_daily",
+    description="Soundlink metrics into BigQuery, re-loading the last revisable days",
+    schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    params={
+        **CONFIG.params(),
+        "revision_days": Param(
+            DEFAULT_REVISION_DAYS,
+            type="integer",
+            minimum=0,
+            description="How many days before the run's day to load again (Soundlink revises 7).",
+        ),
+    },
+    doc_md=__doc__,
+    tags=["soundlink"],
+) as dag:
+
+    @task(pool=API_POOL)
+    def plan_campaign_exports(**context: Any) -> list[dict[str, Any]]:
+        """The export arguments of each campaign over this run's report dates."""
+        params = context["params"]
+        window = revision_window(context["data_interval_start"].date(), params["revision_days"])
+        return plan_exports(window, params, CONFIG.soundlink_conn_id)
+
+    add_export_and_merge_tasks(CONFIG, plan_campaign_exports())

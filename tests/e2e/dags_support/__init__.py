@@ -1,0 +1,188 @@
+"""What the end-to-end tests of the example DAGs share: the environment the DAGs read their settings
+from, and the comparison of the BigQuery tables with the sandbox's truth."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from airflow_provider_soundlink.exports import ExportKind
+from airflow_provider_soundlink.sandbox.data import SandboxData
+from airflow_provider_soundlink.schemas import TableDefinition, table_definition
+from airflow_provider_soundlink.windows import DateWindow
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+DAGS_FOLDER = REPO_ROOT / "dags"
+DAGBAG_REPORT_SCRIPT = Path(__file__).with_name("dagbag_report.py")
+POOLS = {"soundlink_api": 2, "soundlink_bigquery_merge": 1}
+
+TRUTH = SandboxData()
+Row = dict[str, Any]
+Key = tuple[Any, ...]
+
+
+def dag_settings(
+    *, project: str, dataset: str, bucket: str, campaign_ids: Sequence[str] = ()
+) -> dict[str, str]:
+    """The environment variables the example DAGs take their configuration from."""
+    return {
+        "SOUNDLINK_BIGQUERY_PROJECT": project,
+        "SOUNDLINK_BIGQUERY_DATASET": dataset,
+        "SOUNDLINK_GCS_BUCKET": bucket,
+        "SOUNDLINK_CAMPAIGN_IDS": ",".join(campaign_ids),
+    }
+
+
+def parse_dags(python: Path, home: Path, environment: Mapping[str, str]) -> dict[str, Any]:
+    """Parse ``dags/`` with the Airflow of ``python``, network refused; the report of dagbag_report.py."""
+    report_file = home / "dagbag.json"
+    home.mkdir(parents=True, exist_ok=True)
+    finished = subprocess.run(
+        [str(python), str(DAGBAG_REPORT_SCRIPT), str(DAGS_FOLDER), str(report_file)],
+        env={**environment, "AIRFLOW_HOME": str(home), "AIRFLOW__CORE__LOAD_EXAMPLES": "False"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert finished.returncode == 0, (
+        f"parsing the DAGs failed:\n{finished.stdout[-3000:]}{finished.stderr[-3000:]}"
+    )
+    report: dict[str, Any] = json.loads(report_file.read_text())
+    return report
+
+
+def campaigns_created_by(day: dt.date) -> list[str]:
+    """The campaigns the DAGs choose for a window ending on ``day`` when no campaign_ids are given."""
+    return [
+        campaign["campaignId"]
+        for campaign in TRUTH.campaigns()
+        if dt.date.fromisoformat(campaign["createdAt"][:10]) <= day
+    ]
+
+
+def _typed(table: TableDefinition, row: Row) -> Row:
+    """An export row (JSON values, money as Decimal) as BigQuery's client returns the stored row."""
+    converters: dict[str, Callable[[Any], Any]] = {
+        "DATE": dt.date.fromisoformat,
+        "TIMESTAMP": lambda value: dt.datetime.fromisoformat(value.replace("Z", "+00:00")),
+        "NUMERIC": lambda value: Decimal(str(value)),
+        "FLOAT64": float,
+        "INT64": int,
+        "STRING": str,
+        "BOOL": bool,
+    }
+    return {
+        column.name: None if row[column.name] is None else converters[column.type](row[column.name])
+        for column in table.columns
+        if column.name in table.export_column_names
+    }
+
+
+def truth(
+    kind: ExportKind, campaign_ids: Iterable[str], window: DateWindow, today: dt.date
+) -> dict[Key, Row]:
+    """Every row the sandbox holds for these campaigns over ``window`` on ``today``, by primary key."""
+    table = table_definition(kind)
+    rows: list[Row] = []
+    for campaign_id in campaign_ids:
+        if kind is ExportKind.BREAKDOWN:
+            rows += TRUTH.breakdown_rows(campaign_id, window.start, window.end, today)
+        else:
+            rows += TRUTH.engagement_rows(campaign_id, window.start, window.end, today)
+    typed = [_typed(table, row) for row in rows]
+    return {tuple(row[name] for name in table.primary_key): row for row in typed}
+
+
+@dataclass(frozen=True)
+class Warehouse:
+    """One BigQuery dataset the DAGs load into, read back through Airflow's BigQuery hook."""
+
+    project: str
+    dataset: str
+
+    def stored(self, kind: ExportKind) -> dict[Key, Row]:
+        """The stored rows by primary key, without the load time the MERGE stamps on each run."""
+        from airflow.providers.google.cloud.hooks.bigquery import BigQueryHook
+
+        table = table_definition(kind)
+        client = BigQueryHook(use_legacy_sql=False).get_client(project_id=self.project)
+        rows = client.list_rows(f"{self.project}.{self.dataset}.{table.name}")
+        return {
+            tuple(row[name] for name in table.primary_key): {
+                name: value for name, value in row.items() if name != table.loaded_at_field
+            }
+            for row in rows
+        }
+
+    def assert_matches_truth(
+        self, campaign_ids: Iterable[str], window: DateWindow, today: dt.date
+    ) -> dict[ExportKind, int]:
+        """Both tables hold exactly the sandbox's rows; returns the row count per export."""
+        counts = {}
+        campaign_ids = list(campaign_ids)
+        for kind in ExportKind:
+            expected = truth(kind, campaign_ids, window, today)
+            stored = self.stored(kind)
+            missing = sorted(set(expected) - set(stored), key=repr)[:5]
+            unexpected = sorted(set(stored) - set(expected), key=repr)[:5]
+            assert not missing and not unexpected, (
+                f"{kind.table_name}: {len(set(expected) - set(stored))} rows missing (e.g. {missing}), "
+                f"{len(set(stored) - set(expected))} unexpected (e.g. {unexpected})"
+            )
+            different = [key for key in expected if stored[key] != expected[key]]
+            assert not different, (
+                f"{kind.table_name}: {len(different)} rows differ, e.g. {different[0]}: "
+                f"stored {stored[different[0]]} expected {expected[different[0]]}"
+            )
+            counts[kind] = len(expected)
+        return counts
+
+
+@dataclass
+class AirflowCli:
+    """The ``airflow`` command of one environment (``.venvs/af3`` or ``.venvs/af2``) over its own home."""
+
+    venv: Path
+    home: Path
+    environment: Mapping[str, str]
+
+    def run(self, *arguments: str, timeout: float = 600) -> str:
+        """Run one command; fail with the end of its output when it exits non-zero or a DAG run failed."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        finished = subprocess.run(
+            [str(self.venv / "bin" / "airflow"), *arguments],
+            env={
+                **self.environment,
+                "PATH": f"{self.venv / 'bin'}:{self.environment.get('PATH', '')}",
+                "AIRFLOW_HOME": str(self.home),
+                "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
+                "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            },
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        output = finished.stdout + finished.stderr
+        failed_run = "state=failed" in output
+        assert finished.returncode == 0 and not failed_run, (
+            f"`airflow {' '.join(arguments)}` exited with {finished.returncode}"
+            f"{' and a failed DAG run' if failed_run else ''}:\n{output[-6000:]}"
+        )
+        return output
+
+    def prepare(self) -> None:
+        self.run("db", "migrate")
+        for pool, slots in POOLS.items():
+            self.run("pools", "set", pool, str(slots), "Soundlink end-to-end tests")
+
+    def dags_test(self, dag_id: str, run_date: dt.date, conf: Mapping[str, Any]) -> str:
+        return self.run("dags", "test", dag_id, run_date.isoformat(), "--conf", json.dumps(conf))
