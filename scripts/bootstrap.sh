@@ -56,14 +56,26 @@ bigquery_env() {
     echo "$want" > "$dir/.stamp"
 }
 
+# Validates docker-compose.yaml in tests (`docker-compose config`); this machine has no Docker engine.
+compose_validator() {
+    command -v docker-compose >/dev/null 2>&1 && return 0
+    echo "bootstrap: installing docker-compose"
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo=sudo
+    $sudo apt-get install -y --no-install-recommends docker-compose \
+        || { $sudo apt-get update && $sudo apt-get install -y --no-install-recommends docker-compose; }
+}
+
 case "${1:-all}" in
     af3) airflow_env "$VENVS/af3" "$AIRFLOW3_VERSION" "dev" ;;
     af2) airflow_env "$VENVS/af2" "$AIRFLOW2_VERSION" "dev" ;;
     bq) bigquery_env ;;
+    compose) compose_validator ;;
     all)
         airflow_env "$VENVS/af3" "$AIRFLOW3_VERSION" "dev"
         bigquery_env
         airflow_env "$VENVS/af2" "$AIRFLOW2_VERSION" "dev"
+        compose_validator
         ;;
-    *) echo "usage: $0 [af3|af2|bq|all]" >&2; exit 2 ;;
+    *) echo "usage: $0 [af3|af2|bq|compose|all]" >&2; exit 2 ;;
 esac

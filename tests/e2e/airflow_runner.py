@@ -1,0 +1,407 @@
+"""Runs real Airflow (2.11 or 3.x, chosen by virtualenv) against a private AIRFLOW_HOME for end-to-end tests.
+
+Every operation goes through the ``airflow`` CLI of the chosen virtualenv, exactly as a user would run it.
+Results are read back from the environment's SQLite metadata database, which is faster than another CLI
+start-up (about 4 s each) and gives the raw logical dates and data intervals.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import signal
+import socket
+import sqlite3
+import subprocess
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+AIRFLOW3_VENV = REPO_ROOT / ".venvs" / "af3"
+AIRFLOW2_VENV = REPO_ROOT / ".venvs" / "af2"
+
+TERMINAL_RUN_STATES = frozenset({"success", "failed"})
+FAILED_TASK_STATES = ("failed", "upstream_failed")
+LOG_TAIL_LINES = 40
+COMMAND_TIMEOUT_SECONDS = 300
+BACKFILL_TIMEOUT_SECONDS = 300
+# The 3.x scheduler marks a backfill complete on a fixed 30 s timer, so waiting for that dominates.
+POLL_INTERVAL_SECONDS = 1.0
+SHUTDOWN_GRACE_SECONDS = 20
+
+
+class AirflowRunError(RuntimeError):
+    """An Airflow command or DAG run failed; the message carries the output and task log tails."""
+
+
+@dataclass(frozen=True)
+class DagRunRecord:
+    run_id: str
+    run_type: str
+    state: str
+    logical_date: datetime
+    data_interval_start: datetime
+    data_interval_end: datetime
+
+
+def airflow_major_version(venv: Path) -> int:
+    """The major version of the Airflow installed in ``venv``, read from its dist-info directory name."""
+    dist_infos = sorted(venv.glob("lib/python*/site-packages/apache_airflow-*.dist-info"))
+    if not dist_infos:
+        raise FileNotFoundError(f"no apache-airflow installed in {venv}")
+    version = dist_infos[0].name.removeprefix("apache_airflow-").removesuffix(".dist-info")
+    return int(version.split(".", 1)[0])
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _tail(text: str, lines: int = LOG_TAIL_LINES) -> str:
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def _parse_db_timestamp(value: str) -> datetime:
+    # Airflow stores UTC timestamps in SQLite as naive "YYYY-MM-DD HH:MM:SS.ffffff" text.
+    return datetime.fromisoformat(value).replace(tzinfo=timezone.utc)
+
+
+class AirflowEnvironment:
+    """One Airflow installation (by virtualenv) with its own AIRFLOW_HOME, SQLite database and DAGs folder."""
+
+    def __init__(self, venv: Path, home: Path, dags_folder: Path, env: Mapping[str, str] | None = None):
+        self.venv = venv
+        self.home = home
+        self.dags_folder = dags_folder
+        self.major_version = airflow_major_version(venv)
+        self.database = home / "airflow.db"
+        self.home.mkdir(parents=True, exist_ok=True)
+        self._env = self._child_environment(env or {})
+
+    @property
+    def logical_date_column(self) -> str:
+        return "logical_date" if self.major_version >= 3 else "execution_date"
+
+    def _child_environment(self, extra: Mapping[str, str]) -> dict[str, str]:
+        # Inherited Airflow settings would leak another installation's home or database into this one.
+        inherited = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith("AIRFLOW") and key not in {"VIRTUAL_ENV", "PYTHONPATH"}
+        }
+        settings = {
+            # 2.11's executor starts `airflow tasks run` from PATH; it must be this venv's.
+            "PATH": f"{self.venv / 'bin'}{os.pathsep}{inherited.get('PATH', '')}",
+            "VIRTUAL_ENV": str(self.venv),
+            "AIRFLOW_HOME": str(self.home),
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.database}",
+            "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags_folder),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor" if self.major_version >= 3 else "SequentialExecutor",
+            # Each LocalExecutor slot is a process; two match the machine's two cores.
+            "AIRFLOW__CORE__PARALLELISM": "2",
+            # 3.x only starts backfill runs of unpaused DAGs; without the job schedule, unpausing
+            # creates no scheduled runs besides the ones a test asks for.
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+            "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+            "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "5",
+            "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",
+            "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
+            "AIRFLOW__USAGE_DATA_COLLECTION__ENABLED": "False",
+            "SCARF_ANALYTICS": "false",
+            "DO_NOT_TRACK": "1",
+        }
+        return {**inherited, **settings, **extra}
+
+    def run_airflow(self, *args: str, env: Mapping[str, str] | None = None) -> str:
+        """Runs ``airflow ARGS`` to completion and returns its combined output; raises if it fails."""
+        command = [str(self.venv / "bin" / "airflow"), *args]
+        started = time.monotonic()
+        completed = subprocess.run(
+            command,
+            env={**self._env, **(env or {})},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=COMMAND_TIMEOUT_SECONDS,
+            check=False,
+        )
+        logger.info(
+            "airflow %s (Airflow %d) took %.1f s",
+            " ".join(args),
+            self.major_version,
+            time.monotonic() - started,
+        )
+        if completed.returncode != 0:
+            raise AirflowRunError(
+                f"`airflow {' '.join(args)}` exited with {completed.returncode}:\n{_tail(completed.stdout)}"
+            )
+        return completed.stdout
+
+    def migrate(self) -> None:
+        self.run_airflow("db", "migrate")
+
+    def dags_test(
+        self, dag_id: str, logical_date: date, conf: Mapping[str, Any] | None = None
+    ) -> DagRunRecord:
+        """Runs one DAG run in-process with ``airflow dags test``; returns it, or raises with task logs."""
+        args = ["dags", "test", dag_id, logical_date.isoformat()]
+        if conf is not None:
+            args += ["--conf", json.dumps(conf)]
+        try:
+            self.run_airflow(*args)
+        except AirflowRunError as command_failure:
+            failed_runs = [
+                run for run in self._runs_between(dag_id, logical_date, logical_date) if run.state == "failed"
+            ]
+            raise AirflowRunError(f"{command_failure}\n{self._failure_report(dag_id, failed_runs)}") from None
+        runs = self._runs_between(dag_id, logical_date, logical_date)
+        if not runs:
+            raise AirflowRunError(f"`airflow dags test` left no run of {dag_id} at {logical_date}")
+        self._raise_if_failed(dag_id, runs)
+        return runs[-1]
+
+    def backfill(
+        self,
+        dag_id: str,
+        start: date,
+        end: date,
+        *,
+        rerun_existing: bool = False,
+        conf: Mapping[str, Any] | None = None,
+    ) -> list[DagRunRecord]:
+        """Backfills ``dag_id`` from ``start`` to ``end`` (as the CLI reads them); returns the runs covered.
+
+        Airflow 2.11 runs ``airflow dags backfill`` with the SequentialExecutor inside the CLI process.
+        Airflow 3.x writes the runs with ``airflow backfill create`` and then runs a scheduler, a
+        dag-processor and the execution API until the scheduler marks the backfill complete.
+        ``rerun_existing`` re-runs dates that already have runs (2.11 ``--reset-dagruns``, 3.x
+        ``--reprocess-behavior completed``); without it both versions leave such dates alone.
+        Raises AirflowRunError, with the failing tasks' log tails, when a covered run failed.
+        """
+        if self.major_version >= 3:
+            runs = self._backfill_with_scheduler(dag_id, start, end, rerun_existing, conf)
+        else:
+            runs = self._backfill_in_process(dag_id, start, end, rerun_existing, conf)
+        self._raise_if_failed(dag_id, runs)
+        return runs
+
+    def _backfill_in_process(
+        self, dag_id: str, start: date, end: date, rerun_existing: bool, conf: Mapping[str, Any] | None
+    ) -> list[DagRunRecord]:
+        args = ["dags", "backfill", "-s", start.isoformat(), "-e", end.isoformat()]
+        if rerun_existing:
+            args += ["--reset-dagruns", "--yes"]
+        if conf is not None:
+            args += ["--conf", json.dumps(conf)]
+        try:
+            self.run_airflow(*args, dag_id)
+        except AirflowRunError as command_failure:
+            failed_runs = [run for run in self._runs_between(dag_id, start, end) if run.state == "failed"]
+            raise AirflowRunError(f"{command_failure}\n{self._failure_report(dag_id, failed_runs)}") from None
+        return self._runs_between(dag_id, start, end)
+
+    def _runs_between(self, dag_id: str, start: date, end: date) -> list[DagRunRecord]:
+        return [run for run in self.dag_runs(dag_id) if start <= run.logical_date.date() <= end]
+
+    def _backfill_with_scheduler(
+        self, dag_id: str, start: date, end: date, rerun_existing: bool, conf: Mapping[str, Any] | None
+    ) -> list[DagRunRecord]:
+        # `backfill create` reads the serialized DAG, which only a parse writes to the database.
+        self.run_airflow("dags", "reserialize")
+        args = ["backfill", "create", "--dag-id", dag_id]
+        args += ["--from-date", start.isoformat(), "--to-date", end.isoformat()]
+        args += ["--reprocess-behavior", "completed" if rerun_existing else "none"]
+        if conf is not None:
+            args += ["--dag-run-conf", json.dumps(conf)]
+        self.run_airflow(*args)
+        backfill_id = self._query_one("SELECT max(id) FROM backfill WHERE dag_id = ?", (dag_id,))
+        started = time.monotonic()
+        with self._scheduler_group() as group:
+            while self._query_one("SELECT completed_at FROM backfill WHERE id = ?", (backfill_id,)) is None:
+                group.raise_if_exited()
+                if time.monotonic() - started > BACKFILL_TIMEOUT_SECONDS:
+                    raise AirflowRunError(
+                        f"backfill {backfill_id} of {dag_id} unfinished after {BACKFILL_TIMEOUT_SECONDS} s; "
+                        f"scheduler log:\n{group.log_tail('scheduler')}"
+                    )
+                time.sleep(POLL_INTERVAL_SECONDS)
+        logger.info("backfill %s of %s ran for %.1f s", backfill_id, dag_id, time.monotonic() - started)
+        return self._fetch_runs(
+            f"dag_id = ? AND backfill_id = ? ORDER BY {self.logical_date_column}", (dag_id, backfill_id)
+        )
+
+    @contextmanager
+    def _scheduler_group(self) -> Iterator[_ProcessGroup]:
+        api_port = free_port()
+        env = {
+            **self._env,
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+        }
+        airflow = str(self.venv / "bin" / "airflow")
+        group = _ProcessGroup(self.home / "scheduler-group", env)
+        try:
+            # Tasks report to the execution API, so it must answer before the scheduler hands any out.
+            api_server = [airflow, "api-server", "--apps", "execution", "--workers", "1"]
+            group.start("api-server", [*api_server, "--host", "127.0.0.1", "--port", str(api_port)])
+            group.wait_for_port(api_port)
+            group.start("scheduler", [airflow, "scheduler"])
+            group.start("dag-processor", [airflow, "dag-processor"])
+            yield group
+        finally:
+            group.stop()
+
+    def dag_runs(self, dag_id: str) -> list[DagRunRecord]:
+        """All runs of ``dag_id``, ordered by logical date."""
+        return self._fetch_runs(f"dag_id = ? ORDER BY {self.logical_date_column}, id", (dag_id,))
+
+    def _fetch_runs(self, where: str, parameters: Sequence[object]) -> list[DagRunRecord]:
+        query = (
+            f"SELECT run_id, run_type, state, {self.logical_date_column}, data_interval_start, "
+            f"data_interval_end FROM dag_run WHERE {where}"
+        )
+        with self._connect() as connection:
+            rows = connection.execute(query, tuple(parameters)).fetchall()
+        return [
+            DagRunRecord(
+                run_id=run_id,
+                run_type=run_type,
+                state=state,
+                logical_date=_parse_db_timestamp(logical_date),
+                data_interval_start=_parse_db_timestamp(interval_start),
+                data_interval_end=_parse_db_timestamp(interval_end),
+            )
+            for run_id, run_type, state, logical_date, interval_start, interval_end in rows
+        ]
+
+    def _query_one(self, query: str, parameters: Sequence[object]) -> Any:
+        with self._connect() as connection:
+            row = connection.execute(query, tuple(parameters)).fetchone()
+        return None if row is None else row[0]
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        connection = sqlite3.connect(f"file:{self.database}?mode=ro", uri=True, timeout=30)
+        try:
+            yield connection
+        finally:
+            connection.close()
+
+    def task_log_tail(self, dag_id: str, run_id: str, task_id: str, lines: int = LOG_TAIL_LINES) -> str:
+        """The end of the most recently written attempt log of one task, or a note that none exists."""
+        task_dir = self.home / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}" / f"task_id={task_id}"
+        attempts = sorted(task_dir.glob("**/attempt=*.log"), key=lambda path: path.stat().st_mtime)
+        if not attempts:
+            return f"(no log file under {task_dir})"
+        return _tail(attempts[-1].read_text(encoding="utf-8", errors="replace"), lines)
+
+    def _raise_if_failed(self, dag_id: str, runs: Sequence[DagRunRecord]) -> None:
+        failed_runs = [run for run in runs if run.state == "failed"]
+        if failed_runs:
+            raise AirflowRunError(self._failure_report(dag_id, failed_runs))
+
+    def _failure_report(self, dag_id: str, failed_runs: Sequence[DagRunRecord]) -> str:
+        sections = []
+        for run in failed_runs:
+            with self._connect() as connection:
+                failed_tasks = connection.execute(
+                    "SELECT DISTINCT task_id FROM task_instance WHERE dag_id = ? AND run_id = ? AND state IN "
+                    f"({', '.join('?' for _ in FAILED_TASK_STATES)}) ORDER BY task_id",
+                    (dag_id, run.run_id, *FAILED_TASK_STATES),
+                ).fetchall()
+            for (task_id,) in failed_tasks:
+                log_tail = self.task_log_tail(dag_id, run.run_id, task_id)
+                sections.append(f"--- {dag_id}.{task_id} in {run.run_id} failed; log tail:\n{log_tail}")
+        return f"{len(failed_runs)} run(s) of {dag_id} failed:\n" + "\n".join(sections)
+
+
+class _ProcessGroup:
+    """Airflow daemons sharing one process group, so their workers can be stopped with them by group id."""
+
+    def __init__(self, log_dir: Path, env: Mapping[str, str]):
+        self._log_dir = log_dir
+        self._log_dir.mkdir(parents=True, exist_ok=True)
+        self._env = dict(env)
+        self._processes: dict[str, subprocess.Popen[bytes]] = {}
+        self._group_id: int | None = None
+
+    def _log_path(self, name: str) -> Path:
+        return self._log_dir / f"{name}.log"
+
+    def start(self, name: str, command: list[str]) -> None:
+        with self._log_path(name).open("ab") as log_file:
+            # A new group in this session: setpgid cannot join a group of another session (setsid).
+            process = subprocess.Popen(
+                command,
+                env=self._env,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                process_group=0 if self._group_id is None else self._group_id,
+            )
+        if self._group_id is None:
+            self._group_id = process.pid
+        self._processes[name] = process
+
+    def wait_for_port(self, port: int, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.raise_if_exited()
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    return
+            except OSError:
+                time.sleep(0.2)
+        raise AirflowRunError(f"nothing listens on port {port} after {timeout} s:\n{self.all_log_tails()}")
+
+    def raise_if_exited(self) -> None:
+        for name, process in self._processes.items():
+            if process.poll() is not None:
+                raise AirflowRunError(
+                    f"airflow {name} exited early with {process.returncode}:\n{self.log_tail(name)}"
+                )
+
+    def log_tail(self, name: str) -> str:
+        return _tail(self._log_path(name).read_text(encoding="utf-8", errors="replace"))
+
+    def all_log_tails(self) -> str:
+        return "\n".join(f"--- {name}:\n{self.log_tail(name)}" for name in self._processes)
+
+    def stop(self) -> None:
+        """SIGTERM to the whole group, then SIGKILL to whatever outlives the grace period."""
+        if self._group_id is None:
+            return
+        self._signal_group(signal.SIGTERM)
+        deadline = time.monotonic() + SHUTDOWN_GRACE_SECONDS
+        for process in self._processes.values():
+            try:
+                process.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                break
+        self._signal_group(signal.SIGKILL)
+        for process in self._processes.values():
+            process.wait()
+
+    def _signal_group(self, signal_number: signal.Signals) -> None:
+        assert self._group_id is not None
+        with suppress(ProcessLookupError):
+            os.killpg(self._group_id, signal_number)
+
+
+def day_interval(day: date) -> tuple[datetime, datetime]:
+    """The UTC day [day, day + 1) as a pair of aware datetimes."""
+    start = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+    return start, start + timedelta(days=1)
