@@ -10,11 +10,15 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
+from urllib.parse import quote, quote_plus
 
 from airflow.exceptions import AirflowException
 
+from airflow_provider_soundlink.pseudonymise import PERSONAL_LINK_STATS_FIELDS
+
 _SCOPE = re.compile(r"\b[a-z]+:[a-z]+\b")
 SLICING_ADVICE = "cut longer ranges with airflow_provider_soundlink.windows.slice_date_range"
+REDACTED = "<redacted>"
 
 
 def _with_request_id(text: str, request_id: str | None) -> str:
@@ -40,9 +44,13 @@ class SoundlinkNetworkError(SoundlinkError):
     retryable = True
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class RequestContext:
-    """What was asked of the API, so that an error can say what to change."""
+    """What was asked of the API, so that an error can say what to change.
+
+    Values of personal-data parameters (e.g. a ``subscriber_id`` filter) are sent but never shown: error
+    texts and the repr name those parameters with their values redacted, because errors reach task logs.
+    """
 
     conn_id: str
     path: str
@@ -52,6 +60,32 @@ class RequestContext:
     @property
     def target(self) -> str:
         return f"GET {self.path}"
+
+    @property
+    def shown_params(self) -> dict[str, str]:
+        """The parameters as error texts may show them: personal values redacted, names kept."""
+        return {
+            name: REDACTED if name in _personal_values(self) else value for name, value in self.params.items()
+        }
+
+    def redact(self, text: str) -> str:
+        """``text`` without the values of personal parameters, as sent or as URL-encoded in a request URL."""
+        for value in _personal_values(self).values():
+            for form in dict.fromkeys((value, quote_plus(value), quote(value, safe=""))):
+                text = text.replace(form, REDACTED)
+        return text
+
+    def __repr__(self) -> str:
+        return (
+            f"RequestContext(conn_id={self.conn_id!r}, path={self.path!r}, params={self.shown_params!r}, "
+            f"required_scope={self.required_scope!r})"
+        )
+
+
+def _personal_values(context: RequestContext) -> dict[str, str]:
+    return {
+        name: value for name, value in context.params.items() if name in PERSONAL_LINK_STATS_FIELDS and value
+    }
 
 
 class SoundlinkAPIError(SoundlinkError):
@@ -65,6 +99,8 @@ class SoundlinkAPIError(SoundlinkError):
         request_id: str | None,
         context: RequestContext | None = None,
     ) -> None:
+        # The API may quote what it refused, a personal value included.
+        message = context.redact(message) if context else message
         self.status = status
         self.code = code
         self.api_message = message
@@ -125,7 +161,7 @@ class SoundlinkBadRequestError(SoundlinkAPIError):
     """400: a query parameter or the date range was refused."""
 
     def _advice(self) -> str:
-        params = self.context.params if self.context else {}
+        params = self.context.shown_params if self.context else {}
         if self.code == "invalid_date_range":
             sent = f"startDate={params.get('startDate')} endDate={params.get('endDate')}"
             return (

@@ -1,14 +1,16 @@
-"""The manifest an export task hands to the load task through XCom: where each exported slice lies.
+"""The manifest an export task hands to the load task through XCom: where each exported object lies.
 
-One entry per campaign x <= 90-day window, never data. The BigQuery MERGE derives its scope (campaigns,
-date window, engagement context) from the manifest, so this module also checks that the manifest
-describes one complete export: a window missing for a campaign would make the MERGE delete rows that
-were never re-exported.
+One entry per object, never data: each covers a window of report dates for one value of each scope column
+of its table (e.g. one campaign, or one link-stats grouping with its filters). The BigQuery MERGE derives
+its scope (the window and, per scope column, the values covered) from the manifest, so this module also
+checks that the manifest describes one complete export: a window missing for some scope value would make
+the MERGE delete rows that were never re-exported.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypedDict
@@ -16,16 +18,32 @@ from typing import Any, TypedDict
 from airflow_provider_soundlink.exports import ExportKind
 from airflow_provider_soundlink.windows import DateWindow
 
+LINK_STATS_EXPORT = "link_stats"
+"""The export name of link click statistics (they have no JSONL export of their own, hence no ExportKind)."""
+
+EXPORT_TABLES: Mapping[str, str] = {
+    **{kind.value: kind.table_name for kind in ExportKind},
+    LINK_STATS_EXPORT: "link_clicks_daily",
+}
+"""The table definition each export loads into."""
+
+
+def export_name(export: ExportKind | str) -> str:
+    """The manifest's name of an export, refusing one that nothing produces."""
+    name = export.value if isinstance(export, ExportKind) else export
+    if name not in EXPORT_TABLES:
+        raise ValueError(f"unknown export {export!r}: give one of {', '.join(map(repr, EXPORT_TABLES))}")
+    return name
+
 
 class ManifestEntry(TypedDict):
-    """One exported object: an export of one campaign over one window (dates ``YYYY-MM-DD``, inclusive)."""
+    """One exported object: ``scope`` (scope column -> value) over a window (``YYYY-MM-DD``, inclusive)."""
 
     export: str
     table: str
-    campaign_id: str
+    scope: dict[str, str]
     start_date: str
     end_date: str
-    engagement_context: str | None
     uri: str
     row_count: int
     new_fields: list[str]
@@ -34,10 +52,9 @@ class ManifestEntry(TypedDict):
 _ENTRY_TYPES: dict[str, type | tuple[type, ...]] = {
     "export": str,
     "table": str,
-    "campaign_id": str,
+    "scope": dict,
     "start_date": str,
     "end_date": str,
-    "engagement_context": (str, type(None)),
     "uri": str,
     "row_count": int,
     "new_fields": list,
@@ -46,12 +63,13 @@ _ENTRY_TYPES: dict[str, type | tuple[type, ...]] = {
 
 @dataclass(frozen=True)
 class ManifestScope:
-    """What a manifest is the complete truth for: these campaigns over this window (in this context)."""
+    """What a manifest is the complete truth for: every combination of ``values`` over ``window``."""
 
-    export: ExportKind
-    campaign_ids: tuple[str, ...]
+    export: str
+    table: str
     window: DateWindow
-    engagement_context: str | None
+    values: dict[str, tuple[str, ...]]
+    """Scope column -> the values covered, in the order the manifest first names them."""
 
 
 def entry_window(entry: ManifestEntry) -> DateWindow:
@@ -89,16 +107,23 @@ def _checked_entry(entry: object, position: int) -> ManifestEntry:
     for name, expected in _ENTRY_TYPES.items():
         if not isinstance(entry[name], expected):
             raise ValueError(f"manifest entry {position} has {name}={entry[name]!r} of the wrong type")
-    known_exports = [kind.value for kind in ExportKind]
-    if entry["export"] not in known_exports:
-        raise ValueError(f"manifest entry {position} has export {entry['export']!r}; known: {known_exports}")
+    if EXPORT_TABLES.get(entry["export"]) != entry["table"]:
+        raise ValueError(
+            f"manifest entry {position} has export {entry['export']!r} and table {entry['table']!r}; "
+            f"known exports and their tables: {dict(EXPORT_TABLES)}"
+        )
+    if not entry["scope"] or not all(
+        isinstance(column, str) and isinstance(value, str) for column, value in entry["scope"].items()
+    ):
+        raise ValueError(
+            f"manifest entry {position} has scope {entry['scope']!r}; it maps scope columns to strings"
+        )
     checked = ManifestEntry(
         export=entry["export"],
         table=entry["table"],
-        campaign_id=entry["campaign_id"],
+        scope=dict(entry["scope"]),
         start_date=entry["start_date"],
         end_date=entry["end_date"],
-        engagement_context=entry["engagement_context"],
         uri=entry["uri"],
         row_count=entry["row_count"],
         new_fields=list(entry["new_fields"]),
@@ -113,9 +138,9 @@ def _checked_entry(entry: object, position: int) -> ManifestEntry:
 def manifest_scope(entries: Sequence[ManifestEntry]) -> ManifestScope:
     """The scope a complete manifest covers; refuses a manifest that is empty, mixed or has gaps.
 
-    The window runs from the earliest start to the latest end. Every campaign's windows must cover that
-    whole window without a gap, because the MERGE treats the export as the truth for every campaign
-    over every day of it. Overlapping windows are fine: the MERGE keeps the latest ``exported_at``.
+    The window runs from the earliest start to the latest end. The MERGE treats the export as the truth for
+    every combination of the scope values over every day of that window, so each combination must have been
+    exported over the whole window. Overlapping windows are fine: the MERGE keeps the latest ``exported_at``.
     """
     if not entries:
         raise ValueError(
@@ -126,33 +151,37 @@ def manifest_scope(entries: Sequence[ManifestEntry]) -> ManifestScope:
         raise ValueError(
             f"the manifest mixes exports {sorted(exports)}; load each export with its own merge task"
         )
-    contexts = {entry["engagement_context"] for entry in entries}
-    if len(contexts) != 1:
-        shown = sorted("all contexts" if context is None else context for context in contexts)
+    shapes = {tuple(sorted(entry["scope"])) for entry in entries}
+    if len(shapes) != 1:
         raise ValueError(
-            f"the manifest mixes engagement contexts {shown}; load each context with its own merge task"
+            f"the manifest mixes scopes bound by {sorted(map(list, shapes))} (e.g. one engagement context "
+            "and all contexts); load each with its own merge task"
         )
-    windows_by_campaign: dict[str, list[DateWindow]] = {}
+    columns = list(entries[0]["scope"])
+    windows_by_scope: dict[tuple[str, ...], list[DateWindow]] = {}
     for entry in entries:
-        windows_by_campaign.setdefault(entry["campaign_id"], []).append(entry_window(entry))
+        key = tuple(entry["scope"][column] for column in columns)
+        windows_by_scope.setdefault(key, []).append(entry_window(entry))
     window = DateWindow(
-        min(w.start for windows in windows_by_campaign.values() for w in windows),
-        max(w.end for windows in windows_by_campaign.values() for w in windows),
+        min(entry_window(entry).start for entry in entries), max(entry_window(entry).end for entry in entries)
     )
-    for campaign_id, windows in windows_by_campaign.items():
-        gaps = uncovered_days(window, windows)
+    values = {
+        column: tuple(dict.fromkeys(key[index] for key in windows_by_scope))
+        for index, column in enumerate(columns)
+    }
+    for key in itertools.product(*values.values()):
+        gaps = uncovered_days(window, windows_by_scope.get(key, []))
         if gaps:
             raise ValueError(
-                f"campaign {campaign_id!r} was not exported for {', '.join(map(str, gaps))} inside the "
-                f"manifest's window {window}; loading it would delete that campaign's stored rows for those "
-                "days. Export every campaign over the same dates (one export task per run) before merging"
+                f"{_describe(columns, key)} was not exported for {', '.join(map(str, gaps))} inside the "
+                f"manifest's window {window}; loading it would delete its stored rows for those days. Export "
+                "every combination over the same dates (one export task per run) before merging"
             )
-    return ManifestScope(
-        export=ExportKind(exports.pop()),
-        campaign_ids=tuple(windows_by_campaign),
-        window=window,
-        engagement_context=contexts.pop(),
-    )
+    return ManifestScope(export=exports.pop(), table=entries[0]["table"], window=window, values=values)
+
+
+def _describe(columns: Sequence[str], key: Sequence[str]) -> str:
+    return ", ".join(f"{column} {value!r}" for column, value in zip(columns, key, strict=True))
 
 
 def uncovered_days(window: DateWindow, parts: Iterable[DateWindow]) -> list[DateWindow]:
@@ -171,9 +200,12 @@ def uncovered_days(window: DateWindow, parts: Iterable[DateWindow]) -> list[Date
 
 
 __all__ = [
+    "EXPORT_TABLES",
+    "LINK_STATS_EXPORT",
     "ManifestEntry",
     "ManifestScope",
     "entry_window",
+    "export_name",
     "flatten_manifests",
     "manifest_scope",
     "uncovered_days",

@@ -8,11 +8,10 @@ partitions.
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 import textwrap
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,40 +83,44 @@ class MergeStatement:
     """A MERGE for one scope shape; the scope's values travel as named query parameters."""
 
     sql: str
-    extra_scope_columns: tuple[str, ...]
+    scope_columns: tuple[str, ...]
 
     def query_parameters(
-        self,
-        campaign_ids: Sequence[str],
-        window_start: dt.date,
-        window_end: dt.date,
-        **extra_scope: str,
+        self, window: DateWindow, scope: Mapping[str, Sequence[str]]
     ) -> list[dict[str, Any]]:
         """``queryParameters`` of the query job, in the BigQuery REST API's shape.
 
-        ``extra_scope`` gives one value per extra scope column, e.g. ``engagement_context="catalog"``.
+        ``scope`` gives, for each scope column of the statement, the values the load covers, e.g.
+        ``{"campaign_id": ["camp_a", "camp_b"]}``.
         """
-        if isinstance(campaign_ids, str) or not campaign_ids:
-            raise ValueError(f"campaign_ids must be a non-empty list of campaign ids, got {campaign_ids!r}")
-        window = DateWindow(window_start, window_end)
-        if set(extra_scope) != set(self.extra_scope_columns):
+        if set(scope) != set(self.scope_columns):
             raise ValueError(
-                f"this MERGE is scoped by {list(self.extra_scope_columns)} besides campaigns and dates; "
-                f"got values for {sorted(extra_scope)}"
+                f"this MERGE is scoped by {list(self.scope_columns)} besides the dates; got values for "
+                f"{sorted(scope)}"
             )
-        parameters: list[dict[str, Any]] = [
-            {
-                "name": "campaign_ids",
-                "parameterType": {"type": "ARRAY", "arrayType": {"type": "STRING"}},
-                "parameterValue": {
-                    "arrayValues": [{"value": str(campaign_id)} for campaign_id in campaign_ids]
-                },
-            },
+        parameters = [
             _scalar("window_start", "DATE", window.start.isoformat()),
             _scalar("window_end", "DATE", window.end.isoformat()),
         ]
-        parameters += [_scalar(column, "STRING", extra_scope[column]) for column in self.extra_scope_columns]
+        for column in self.scope_columns:
+            values = scope[column]
+            if isinstance(values, str) or not values:
+                raise ValueError(
+                    f"the scope of {column!r} must be a non-empty list of values, got {values!r}"
+                )
+            parameters.append(
+                {
+                    "name": scope_parameter(column),
+                    "parameterType": {"type": "ARRAY", "arrayType": {"type": "STRING"}},
+                    "parameterValue": {"arrayValues": [{"value": str(value)} for value in values]},
+                }
+            )
         return parameters
+
+
+def scope_parameter(column: str) -> str:
+    """The query parameter holding the values of a scope column."""
+    return f"scope_{column}"
 
 
 def _scalar(name: str, type_: str, value: str) -> dict[str, Any]:
@@ -139,23 +142,27 @@ def merge_statement(
     table: TableDefinition,
     target: TableRef,
     staging: TableRef,
-    *,
-    extra_scope_columns: Sequence[str] = (),
+    scope_columns: Sequence[str],
 ) -> MergeStatement:
     """MERGE the rows of ``staging`` into ``target``, making the fresh export the truth for its scope.
 
-    The scope is the campaigns in ``@campaign_ids`` x the report dates ``@window_start..@window_end``
-    (x each of ``extra_scope_columns`` equal to the parameter of that name). Within it: staging is
-    deduplicated on the primary key keeping the latest ``exported_at``; matched rows are updated unless
-    the staged row is older than the stored one; new rows are inserted; stored rows the export no longer
-    holds are deleted. Rows outside the scope, in staging or in the target, are left alone.
+    The scope is the report dates ``@window_start..@window_end`` x, for each of ``scope_columns`` (scope
+    columns of the table definition), the values in the array parameter ``@scope_<column>``. Within it:
+    staging is deduplicated on the primary key keeping the latest ``exported_at``; matched rows are updated
+    unless the staged row is older than the stored one; new rows are inserted; stored rows the export no
+    longer holds are deleted. Rows outside the scope, in staging or in the target, are left alone.
     """
-    for column_name in extra_scope_columns:
-        column = table.column(column_name)
-        if column.type != "STRING" or not column.required:
-            raise ValueError(
-                f"scope column {column_name!r} must be a REQUIRED STRING column of {table.name!r}"
-            )
+    if not scope_columns:
+        raise ValueError(
+            f"a MERGE into {table.name!r} needs at least one of its scope columns "
+            f"{list(table.scope_columns)}: the dates alone would make one load the truth for every row"
+        )
+    unknown = [column for column in scope_columns if column not in table.scope_columns]
+    if unknown:
+        raise ValueError(
+            f"{unknown} are not scope columns of {table.name!r}; its scope columns are "
+            f"{list(table.scope_columns)}"
+        )
     key = table.primary_key
     exported = table.export_column_names
     date = table.partition_field
@@ -164,11 +171,9 @@ def merge_statement(
         return f"{alias}.{date} BETWEEN @window_start AND @window_end"
 
     def in_scope(alias: str) -> list[str]:
-        campaigns = f"{alias}.campaign_id IN UNNEST(@campaign_ids)"
         return [
             in_window(alias),
-            campaigns,
-            *(f"{alias}.{column} = @{column}" for column in extra_scope_columns),
+            *(f"{alias}.{column} IN UNNEST(@{scope_parameter(column)})" for column in scope_columns),
         ]
 
     # The date window in the ON condition changes no match (report_date is part of the key and every
@@ -197,4 +202,4 @@ def merge_statement(
             "  THEN DELETE",
         ]
     )
-    return MergeStatement(sql=sql, extra_scope_columns=tuple(extra_scope_columns))
+    return MergeStatement(sql=sql, scope_columns=tuple(scope_columns))

@@ -7,10 +7,9 @@ Each campaign is exported in its own mapped task, in 90-day slices (the API's li
 merged into its table with ONE MERGE over the whole range, which makes the fresh export the truth for
 those campaigns over those dates. Re-running the same range changes nothing unless Soundlink revised it.
 
-For a gap of a few days on Airflow 3.x, backfilling ``soundlink_metrics_daily`` works as well (see its
-documentation): each of its runs reloads its day and the 7 before it. On Airflow 2.11 use this DAG for
-gaps too, since ``airflow dags backfill`` cannot run mapped tasks there. A range that reaches today loads
-up to yesterday, the last closed day.
+For a gap of a few days, backfilling ``soundlink_metrics_daily`` works as well, on Airflow 3.x and 2.11
+(see its documentation for the commands; 2.11 needs one setting): each of its runs reloads its day and
+the 7 before it. A range that reaches today loads up to yesterday, the last closed day.
 
 Campaigns, configuration and pools are those of ``soundlink_metrics_daily``
 (see ``airflow_provider_soundlink.example_dags_support``).

@@ -15,12 +15,18 @@ A manual run (``airflow dags test``/``trigger`` with a date T) gets the interval
 D = T - 1 day: ``airflow dags test soundlink_metrics_daily 2026-06-15`` loads 2026-06-07 .. 2026-06-14
 (measured on Airflow 3.3 and 2.11).
 
-Short gaps (up to a few weeks) on Airflow 3.x: backfill this DAG,
-``airflow backfill create --dag-id soundlink_metrics_daily --from-date A --to-date B`` (a running
-scheduler executes the runs; each loads its D-7 .. D with one MERGE per export). On Airflow 2.11,
-``airflow dags backfill`` deadlocks on dynamically mapped tasks (the mapped exports are never run; an
-Airflow 2 bug, apache/airflow#33994), so there trigger ``soundlink_metrics_backfill`` over A-7 .. B
-instead, which loads the same rows.
+Short gaps (up to a few weeks): backfill this DAG; each run loads its D-7 .. D with one MERGE per
+export, so a backfill of A .. B loads report dates A-7 .. B. On Airflow 3.x a running scheduler executes
+the runs of ``airflow backfill create --dag-id soundlink_metrics_daily --from-date A --to-date B``.
+On Airflow 2.11 turn off the task runner's "mini scheduler" for the backfill::
+
+    AIRFLOW__SCHEDULER__SCHEDULE_AFTER_TASK_EXECUTION=False \
+        airflow dags backfill -s A -e B soundlink_metrics_daily
+
+Without that setting the mini scheduler expands the mapped exports before the backfill job does; the job
+then finds no new task instances to run and reports a deadlock. The setting must reach the processes
+that run the tasks: with ``airflow dags backfill``'s Sequential or Local executor, the command's own
+environment. Both backfills of this DAG are tested end to end on Airflow 3.3 and 2.11.
 
 Long histories (months, years), on any version: trigger ``soundlink_metrics_backfill``, which exports
 any range in 90-day slices and merges it once per export.

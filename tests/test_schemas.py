@@ -179,12 +179,58 @@ def test_table_resource_partitions_by_day_and_clusters() -> None:
     assert resource["description"].startswith("Soundlink campaign metrics per UTC day and listener country")
 
 
+def test_scope_columns() -> None:
+    assert table_definition(ExportKind.BREAKDOWN).scope_columns == ("campaign_id",)
+    assert table_definition(ExportKind.ENGAGEMENT).scope_columns == ("campaign_id", "engagement_context")
+    assert table_definition("link_clicks_daily").scope_columns == (
+        "group_by",
+        "filter_campaign_id",
+        "filter_subscriber_id",
+        "filter_profile_id",
+    )
+
+
+def test_link_clicks_keys_types_and_layout() -> None:
+    table = table_definition("link_clicks_daily")
+
+    assert table.primary_key == (
+        "report_date",
+        "group_by",
+        "group_value",
+        "params_name",
+        "params_value",
+        "filter_campaign_id",
+        "filter_subscriber_id",
+        "filter_profile_id",
+    )
+    assert {column.name for column in table.columns if column.required} == {
+        *table.primary_key,
+        "count",
+        "pseudonymised",
+        "exported_at",
+    }
+    types = types_of(table)
+    assert types["count"] == "INT64"
+    assert types["pseudonymised"] == "BOOL"
+    assert types["exported_at"] == types["_loaded_at"] == "TIMESTAMP"
+    assert all(types[name] == "STRING" for name in table.primary_key if name != "report_date")
+    assert table.table_resource()["timePartitioning"] == {"type": "DAY", "field": "report_date"}
+    assert table.clustering_fields == ("group_by", "filter_campaign_id", "group_value")
+    not_applicable = [
+        name for name in table.primary_key if "'' (not applicable)" in table.column(name).description
+    ]
+    assert not_applicable == [name for name in table.primary_key if name not in ("report_date", "group_by")]
+    assert "total for the ungrouped daily total" in table.column("group_by").description
+
+
 def test_lookup_by_kind_and_by_name_agree() -> None:
     assert table_definition(ExportKind.ENGAGEMENT) is table_definition("campaign_engagement_daily")
 
 
 def test_unknown_table_name_is_refused() -> None:
-    with pytest.raises(KeyError, match="no table definition named 'campaign_hourly'"):
+    with pytest.raises(
+        KeyError, match=r"no table definition named 'campaign_hourly'; known: .*'link_clicks_daily'"
+    ):
         table_definition("campaign_hourly")
 
 
@@ -221,6 +267,12 @@ def _replace_column(name: str, **changes: str) -> tuple[Column, ...]:
         ({"clustering_fields": ("campaign_id", "nope")}, "clustering column 'nope' is not a column"),
         ({"loaded_at_field": "campaign_name"}, "'campaign_name' must be a TIMESTAMP column"),
         ({"columns": _replace_column("exported_at", mode="NULLABLE")}, "'exported_at' must be REQUIRED"),
+        ({"scope_columns": ()}, "scope columns are empty"),
+        (
+            {"scope_columns": ("campaign_name",)},
+            "scope column 'campaign_name' must be a STRING column of the",
+        ),
+        ({"scope_columns": ("report_date",)}, "scope column 'report_date' must be a STRING column of the"),
         (
             {"columns": (*_replace_column("fees"), _replace_column("fees")[0])},
             r"duplicate columns \['provider'\]",

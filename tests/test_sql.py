@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 
@@ -15,6 +16,7 @@ from airflow_provider_soundlink.sql import (
     validate_project,
     validate_table,
 )
+from airflow_provider_soundlink.windows import DateWindow
 
 TARGET = TableRef("my-project", "marketing", "campaign_country_daily")
 STAGING = TableRef("my-project", "marketing_staging", "campaign_country_daily_run1")
@@ -30,7 +32,7 @@ USING (
     ctr_adclick, result_type
   FROM `my-project.marketing_staging.campaign_country_daily_run1` AS staged
   WHERE staged.report_date BETWEEN @window_start AND @window_end
-    AND staged.campaign_id IN UNNEST(@campaign_ids)
+    AND staged.campaign_id IN UNNEST(@scope_campaign_id)
   QUALIFY ROW_NUMBER() OVER (PARTITION BY provider, account_id, report_date, campaign_id,
     country_code ORDER BY exported_at DESC) = 1
 ) AS fresh
@@ -86,12 +88,12 @@ WHEN NOT MATCHED BY TARGET THEN
     fresh.ctr_linkclick, fresh.ctr_adclick, fresh.result_type, CURRENT_TIMESTAMP())
 WHEN NOT MATCHED BY SOURCE
   AND target.report_date BETWEEN @window_start AND @window_end
-  AND target.campaign_id IN UNNEST(@campaign_ids)
+  AND target.campaign_id IN UNNEST(@scope_campaign_id)
   THEN DELETE"""
 
 
 def test_breakdown_merge_text_is_pinned() -> None:
-    statement = merge_statement(table_definition(ExportKind.BREAKDOWN), TARGET, STAGING)
+    statement = merge_statement(table_definition(ExportKind.BREAKDOWN), TARGET, STAGING, ("campaign_id",))
 
     assert statement.sql == BREAKDOWN_MERGE
 
@@ -101,15 +103,15 @@ def test_engagement_merge_scoped_by_context_filters_staging_and_deletes_by_conte
         table_definition(ExportKind.ENGAGEMENT),
         TableRef("my-project", "marketing", "campaign_engagement_daily"),
         TableRef("my-project", "marketing", "campaign_engagement_daily_staging"),
-        extra_scope_columns=("engagement_context",),
+        ("campaign_id", "engagement_context"),
     )
 
-    assert "    AND staged.engagement_context = @engagement_context\n" in statement.sql
+    assert "    AND staged.engagement_context IN UNNEST(@scope_engagement_context)\n" in statement.sql
     assert statement.sql.endswith(
         "WHEN NOT MATCHED BY SOURCE\n"
         "  AND target.report_date BETWEEN @window_start AND @window_end\n"
-        "  AND target.campaign_id IN UNNEST(@campaign_ids)\n"
-        "  AND target.engagement_context = @engagement_context\n"
+        "  AND target.campaign_id IN UNNEST(@scope_campaign_id)\n"
+        "  AND target.engagement_context IN UNNEST(@scope_engagement_context)\n"
         "  THEN DELETE"
     )
     assert (
@@ -118,89 +120,88 @@ def test_engagement_merge_scoped_by_context_filters_staging_and_deletes_by_conte
     ) in statement.sql
 
 
-def test_query_parameters_carry_the_scope() -> None:
-    statement = merge_statement(table_definition(ExportKind.BREAKDOWN), TARGET, STAGING)
+def test_link_clicks_merge_is_scoped_by_grouping_and_filters() -> None:
+    statement = merge_statement(
+        table_definition("link_clicks_daily"),
+        TableRef("my-project", "marketing", "link_clicks_daily"),
+        TableRef("my-project", "marketing", "link_clicks_daily_staging"),
+        ("group_by", "filter_campaign_id", "filter_subscriber_id", "filter_profile_id"),
+    )
+
+    assert statement.sql.endswith(
+        "WHEN NOT MATCHED BY SOURCE\n"
+        "  AND target.report_date BETWEEN @window_start AND @window_end\n"
+        "  AND target.group_by IN UNNEST(@scope_group_by)\n"
+        "  AND target.filter_campaign_id IN UNNEST(@scope_filter_campaign_id)\n"
+        "  AND target.filter_subscriber_id IN UNNEST(@scope_filter_subscriber_id)\n"
+        "  AND target.filter_profile_id IN UNNEST(@scope_filter_profile_id)\n"
+        "  THEN DELETE"
+    )
+    assert statement.scope_columns == (
+        "group_by",
+        "filter_campaign_id",
+        "filter_subscriber_id",
+        "filter_profile_id",
+    )
+
+
+def test_query_parameters_carry_the_window_and_each_scope_column() -> None:
+    statement = merge_statement(
+        table_definition(ExportKind.ENGAGEMENT), TARGET, STAGING, ("campaign_id", "engagement_context")
+    )
 
     parameters = statement.query_parameters(
-        ["camp_a", "8ccd7b88-2591"], dt.date(2026, 4, 1), dt.date(2026, 6, 29)
+        DateWindow(dt.date(2026, 4, 1), dt.date(2026, 6, 29)),
+        {"engagement_context": ["playlist"], "campaign_id": ["camp_a", "8ccd7b88-2591"]},
     )
 
     assert parameters == [
-        {
-            "name": "campaign_ids",
-            "parameterType": {"type": "ARRAY", "arrayType": {"type": "STRING"}},
-            "parameterValue": {"arrayValues": [{"value": "camp_a"}, {"value": "8ccd7b88-2591"}]},
-        },
         {
             "name": "window_start",
             "parameterType": {"type": "DATE"},
             "parameterValue": {"value": "2026-04-01"},
         },
         {"name": "window_end", "parameterType": {"type": "DATE"}, "parameterValue": {"value": "2026-06-29"}},
-    ]
-
-
-def test_query_parameters_carry_the_extra_scope() -> None:
-    statement = merge_statement(
-        table_definition(ExportKind.ENGAGEMENT), TARGET, STAGING, extra_scope_columns=("engagement_context",)
-    )
-
-    parameters = statement.query_parameters(
-        ["camp_a"], dt.date(2026, 4, 1), dt.date(2026, 4, 1), engagement_context="playlist"
-    )
-
-    assert parameters[-1] == {
-        "name": "engagement_context",
-        "parameterType": {"type": "STRING"},
-        "parameterValue": {"value": "playlist"},
-    }
-    assert [parameter["name"] for parameter in parameters] == [
-        "campaign_ids",
-        "window_start",
-        "window_end",
-        "engagement_context",
+        {
+            "name": "scope_campaign_id",
+            "parameterType": {"type": "ARRAY", "arrayType": {"type": "STRING"}},
+            "parameterValue": {"arrayValues": [{"value": "camp_a"}, {"value": "8ccd7b88-2591"}]},
+        },
+        {
+            "name": "scope_engagement_context",
+            "parameterType": {"type": "ARRAY", "arrayType": {"type": "STRING"}},
+            "parameterValue": {"arrayValues": [{"value": "playlist"}]},
+        },
     ]
 
 
 @pytest.mark.parametrize(
-    ("campaign_ids", "start", "end", "extra", "message"),
+    ("scope", "message"),
     [
-        ([], dt.date(2026, 4, 1), dt.date(2026, 4, 2), {}, "non-empty list"),
-        ("camp_a", dt.date(2026, 4, 1), dt.date(2026, 4, 2), {}, "non-empty list"),
-        (["camp_a"], dt.date(2026, 4, 2), dt.date(2026, 4, 1), {}, "ends before it starts"),
-        (
-            ["camp_a"],
-            dt.date(2026, 4, 1),
-            dt.date(2026, 4, 2),
-            {"engagement_context": "catalog"},
-            "scoped by",
-        ),
+        ({"campaign_id": []}, "non-empty list"),
+        ({"campaign_id": "camp_a"}, "non-empty list"),
+        ({}, r"scoped by \['campaign_id'\]"),
+        ({"campaign_id": ["camp_a"], "engagement_context": ["catalog"]}, r"scoped by \['campaign_id'\]"),
     ],
 )
-def test_query_parameters_refuse_a_bad_scope(
-    campaign_ids: list[str], start: dt.date, end: dt.date, extra: dict[str, str], message: str
-) -> None:
-    statement = merge_statement(table_definition(ExportKind.BREAKDOWN), TARGET, STAGING)
+def test_query_parameters_refuse_a_bad_scope(scope: dict[str, Any], message: str) -> None:
+    statement = merge_statement(table_definition(ExportKind.BREAKDOWN), TARGET, STAGING, ("campaign_id",))
 
     with pytest.raises(ValueError, match=message):
-        statement.query_parameters(campaign_ids, start, end, **extra)
+        statement.query_parameters(DateWindow(dt.date(2026, 4, 1), dt.date(2026, 4, 2)), scope)
 
 
-def test_a_missing_extra_scope_value_is_refused() -> None:
-    statement = merge_statement(
-        table_definition(ExportKind.ENGAGEMENT), TARGET, STAGING, extra_scope_columns=("engagement_context",)
-    )
+@pytest.mark.parametrize("column", ["streams", "campaign_name", "country_code", "no_such_column"])
+def test_only_the_table_definitions_scope_columns_can_bound_a_merge(column: str) -> None:
+    with pytest.raises(
+        ValueError, match=rf"\['{column}'\] are not scope columns of 'campaign_engagement_daily'"
+    ):
+        merge_statement(table_definition(ExportKind.ENGAGEMENT), TARGET, STAGING, ("campaign_id", column))
 
-    with pytest.raises(ValueError, match=r"scoped by \['engagement_context'\]"):
-        statement.query_parameters(["camp_a"], dt.date(2026, 4, 1), dt.date(2026, 4, 1))
 
-
-@pytest.mark.parametrize("column", ["streams", "campaign_name", "no_such_column"])
-def test_scope_columns_must_be_required_string_columns(column: str) -> None:
-    with pytest.raises((ValueError, KeyError), match=column):
-        merge_statement(
-            table_definition(ExportKind.ENGAGEMENT), TARGET, STAGING, extra_scope_columns=(column,)
-        )
+def test_a_merge_bound_by_the_dates_alone_is_refused() -> None:
+    with pytest.raises(ValueError, match="needs at least one of its scope columns"):
+        merge_statement(table_definition(ExportKind.BREAKDOWN), TARGET, STAGING, ())
 
 
 def test_table_ref_quotes_the_whole_path() -> None:

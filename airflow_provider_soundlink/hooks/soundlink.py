@@ -349,7 +349,11 @@ class SoundlinkHook(BaseHook):
                 allow_redirects=False,
             )
         except requests.RequestException as error:
-            raise SoundlinkNetworkError(f"Soundlink {context.target} got no response: {error}") from error
+            shown = context.redact(str(error))
+            # The cause's own text holds the request URL with every query value: keep it out of the
+            # traceback when personal values had to be redacted from it.
+            cause = error if shown == str(error) else None
+            raise SoundlinkNetworkError(f"Soundlink {context.target} got no response: {shown}") from cause
         if response.status_code >= 300:
             with closing(response):
                 raise _error_from_response(response, context)

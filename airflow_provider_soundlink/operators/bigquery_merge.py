@@ -22,8 +22,14 @@ from tenacity import (
 
 from airflow_provider_soundlink.compat import Asset, BaseOperator, Context
 from airflow_provider_soundlink.exports import ExportKind
-from airflow_provider_soundlink.manifest import ManifestScope, flatten_manifests, manifest_scope
-from airflow_provider_soundlink.operators.arguments import export_kind, is_template
+from airflow_provider_soundlink.manifest import (
+    EXPORT_TABLES,
+    ManifestScope,
+    export_name,
+    flatten_manifests,
+    manifest_scope,
+)
+from airflow_provider_soundlink.operators.arguments import is_template
 from airflow_provider_soundlink.schemas import TableDefinition, table_definition
 from airflow_provider_soundlink.sql import TableRef, merge_statement
 
@@ -66,9 +72,12 @@ class SoundlinkBigQueryMergeOperator(BaseOperator):
 
     The manifest (the return value of
     :class:`~airflow_provider_soundlink.operators.export_to_gcs.SoundlinkExportToGCSOperator`, or the list
-    of those from a mapped export task) defines the scope: its campaigns over the window from its earliest
-    start to its latest end (and its engagement context, if it has one). Every campaign must have been
-    exported over that whole window, because inside the scope the export is the truth: the MERGE updates
+    of those from a mapped export task, or of
+    :class:`~airflow_provider_soundlink.operators.link_stats_to_gcs.SoundlinkLinkStatsToGCSOperator`)
+    defines the scope: the window from its earliest start to its latest end x the values it covers of the
+    table definition's scope columns (its campaigns, and its engagement context if it has one; for link
+    statistics its groupings and filters). Every combination must have been exported over that whole
+    window, because inside the scope the export is the truth: the MERGE updates
     rows (unless the stored row was exported later), inserts new ones, and deletes stored rows the export no
     longer holds. Rows outside the scope are never touched.
 
@@ -89,7 +98,8 @@ class SoundlinkBigQueryMergeOperator(BaseOperator):
     When ``project_id``, ``dataset_id`` and ``table_id`` are plain strings and no ``outlets`` are given, the
     task declares the asset ``bigquery://{project_id}/{dataset_id}/{table_id}`` as its outlet.
 
-    :param export: ``"breakdown"`` or ``"engagement"`` (or an :class:`ExportKind`); must match the manifest.
+    :param export: ``"breakdown"``, ``"engagement"`` (or an :class:`ExportKind`) or ``"link_stats"``; must
+        match the manifest.
     :param manifest: a manifest, or a list of manifests from a mapped export task (templated).
     :param project_id: the BigQuery project of the dataset (templated).
     :param dataset_id: the dataset of the target and staging tables (templated).
@@ -130,8 +140,8 @@ class SoundlinkBigQueryMergeOperator(BaseOperator):
         merge_retry_max_wait: dt.timedelta = dt.timedelta(minutes=2),
         **kwargs: Any,
     ) -> None:
-        kind = export_kind(export)
-        table_id = table_id or kind.table_name
+        export = export_name(export)
+        table_id = table_id or EXPORT_TABLES[export]
         identifiers = (project_id, dataset_id, table_id)
         if not any(is_template(identifier) for identifier in identifiers):
             TableRef(project_id, dataset_id, table_id)
@@ -141,7 +151,7 @@ class SoundlinkBigQueryMergeOperator(BaseOperator):
         if merge_max_attempts < 1:
             raise ValueError(f"merge_max_attempts must be at least 1, got {merge_max_attempts}")
         super().__init__(**kwargs)
-        self.export = kind
+        self.export = export
         self.manifest = manifest
         self.project_id = project_id
         self.dataset_id = dataset_id
@@ -157,12 +167,12 @@ class SoundlinkBigQueryMergeOperator(BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         entries = flatten_manifests(self.manifest)
         scope = manifest_scope(entries)
-        if scope.export is not self.export:
+        if scope.export != self.export:
             raise ValueError(
-                f"the manifest holds the {scope.export.value!r} export but this task loads "
-                f"{self.export.value!r}; pass the matching export task's output"
+                f"the manifest holds the {scope.export!r} export but this task loads {self.export!r}; pass "
+                "the matching export task's output"
             )
-        table = table_definition(self.export)
+        table = table_definition(scope.table)
         target = TableRef(self.project_id, self.dataset_id, self.table_id)
         staging = TableRef(self.project_id, self.dataset_id, staging_table_name(table.name, context))
         hook = BigQueryHook(
@@ -184,10 +194,10 @@ class SoundlinkBigQueryMergeOperator(BaseOperator):
         )
         uris = [entry["uri"] for entry in entries if entry["row_count"] > 0]
         self.log.info(
-            "Loading %d of %d exported objects (the rest are empty) for %d campaigns over %s into %s",
+            "Loading %d of %d exported objects (the rest are empty) for %s over %s into %s",
             len(uris),
             len(entries),
-            len(scope.campaign_ids),
+            _describe_scope(scope),
             scope.window,
             target,
         )
@@ -205,11 +215,10 @@ class SoundlinkBigQueryMergeOperator(BaseOperator):
         )
         return {
             "table": str(target),
-            "export": scope.export.value,
-            "campaign_ids": list(scope.campaign_ids),
+            "export": scope.export,
             "window_start": scope.window.start.isoformat(),
             "window_end": scope.window.end.isoformat(),
-            "engagement_context": scope.engagement_context,
+            "scope": {column: list(values) for column, values in scope.values.items()},
             "objects_loaded": len(uris),
             "rows_loaded": rows_loaded,
             "rows_affected": rows_affected,
@@ -261,18 +270,13 @@ class SoundlinkBigQueryMergeOperator(BaseOperator):
         staging: TableRef,
         scope: ManifestScope,
     ) -> int:
-        extra_scope = (
-            {} if scope.engagement_context is None else {"engagement_context": scope.engagement_context}
-        )
-        statement = merge_statement(table, target, staging, extra_scope_columns=tuple(extra_scope))
+        statement = merge_statement(table, target, staging, scope_columns=tuple(scope.values))
         configuration = {
             "query": {
                 "query": statement.sql,
                 "useLegacySql": False,
                 "parameterMode": "NAMED",
-                "queryParameters": statement.query_parameters(
-                    scope.campaign_ids, scope.window.start, scope.window.end, **extra_scope
-                ),
+                "queryParameters": statement.query_parameters(scope.window, scope.values),
             }
         }
         retrying = Retrying(
@@ -306,3 +310,7 @@ class SoundlinkBigQueryMergeOperator(BaseOperator):
 def _staging_schema(table: TableDefinition) -> list[dict[str, str]]:
     """The export's columns: the target's schema without the load time the MERGE stamps."""
     return [field for field in table.bigquery_schema() if field["name"] in table.export_column_names]
+
+
+def _describe_scope(scope: ManifestScope) -> str:
+    return " x ".join(f"{len(values)} {column} value(s)" for column, values in scope.values.items())

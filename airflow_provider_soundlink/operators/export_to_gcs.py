@@ -152,10 +152,9 @@ class SoundlinkExportToGCSOperator(BaseOperator):
                         ManifestEntry(
                             export=self.export.value,
                             table=table.name,
-                            campaign_id=campaign_id,
+                            scope=self._scope(campaign_id),
                             start_date=part.start.isoformat(),
                             end_date=part.end.isoformat(),
-                            engagement_context=self.engagement_context,
                             uri=uri,
                             row_count=summary.row_count,
                             new_fields=sorted(summary.field_names - set(table.column_names)),
@@ -163,6 +162,12 @@ class SoundlinkExportToGCSOperator(BaseOperator):
                     )
         self._warn_about_new_fields(table.name, manifest)
         return manifest
+
+    def _scope(self, campaign_id: str) -> dict[str, str]:
+        """The scope columns this object covers one value of; without a context it covers all contexts."""
+        if self.engagement_context is None:
+            return {"campaign_id": campaign_id}
+        return {"campaign_id": campaign_id, "engagement_context": self.engagement_context}
 
     def _warn_about_new_fields(self, table_name: str, manifest: list[ManifestEntry]) -> None:
         new_fields = sorted({name for entry in manifest for name in entry["new_fields"]})

@@ -2,7 +2,8 @@
 
 Each ``<table name>.json`` holds the table's description, columns (BigQuery standard SQL types, mode,
 description), primary key, the DATE column it is partitioned on by day, its clustering columns, and the
-column the MERGE stamps with the load time. They are validated when loaded.
+column the MERGE stamps with the load time, and the columns that bound what one load is the truth for
+(its scope, besides the partition dates). They are validated when loaded.
 """
 
 from __future__ import annotations
@@ -44,6 +45,9 @@ class TableDefinition:
     partition_field: str
     clustering_fields: tuple[str, ...]
     loaded_at_field: str
+    scope_columns: tuple[str, ...]
+    """Columns a load's scope may be bound by besides the dates: the MERGE replaces exactly the stored rows
+    whose values of these columns a load covers (e.g. its campaigns), and leaves all others alone."""
 
     def __post_init__(self) -> None:
         problems = _problems(self)
@@ -124,6 +128,12 @@ def _problems(table: TableDefinition) -> list[str]:
         timestamp = by_name.get(field)
         if timestamp is None or timestamp.type != "TIMESTAMP":
             problems.append(f"{field!r} must be a TIMESTAMP column")
+    if not table.scope_columns:
+        problems.append("scope columns are empty")
+    for field in table.scope_columns:
+        scope = by_name.get(field)
+        if scope is None or scope.type != "STRING" or field not in table.primary_key:
+            problems.append(f"scope column {field!r} must be a STRING column of the primary key")
     exported_at = by_name.get("exported_at")
     if exported_at is not None and not exported_at.required:
         problems.append("'exported_at' must be REQUIRED: the MERGE keeps the row with the latest one")
@@ -142,6 +152,7 @@ def _from_json(document: dict[str, Any]) -> TableDefinition:
         partition_field=document["partition_field"],
         clustering_fields=tuple(document["clustering_fields"]),
         loaded_at_field=document["loaded_at_field"],
+        scope_columns=tuple(document["scope_columns"]),
     )
 
 
@@ -149,7 +160,11 @@ def _from_json(document: dict[str, Any]) -> TableDefinition:
 def _load(name: str) -> TableDefinition:
     source = resources.files(__package__).joinpath(f"{name}.json")
     if not source.is_file():
-        known = sorted(kind.table_name for kind in ExportKind)
+        known = sorted(
+            entry.name.removesuffix(".json")
+            for entry in resources.files(__package__).iterdir()
+            if entry.name.endswith(".json")
+        )
         raise KeyError(f"no table definition named {name!r}; known: {known}")
     table = _from_json(json.loads(source.read_text(encoding="utf-8")))
     if table.name != name:

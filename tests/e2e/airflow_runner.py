@@ -154,6 +154,14 @@ class AirflowEnvironment:
     def migrate(self) -> None:
         self.run_airflow("db", "migrate")
 
+    def import_pools(self, pools: Mapping[str, int], description: str) -> None:
+        """Creates (or resizes) the pools, ``name -> slots``, with one CLI call."""
+        pools_file = self.home / "pools.json"
+        pools_file.write_text(
+            json.dumps({name: {"slots": slots, "description": description} for name, slots in pools.items()})
+        )
+        self.run_airflow("pools", "import", str(pools_file))
+
     def dags_test(
         self, dag_id: str, logical_date: date, conf: Mapping[str, Any] | None = None
     ) -> DagRunRecord:
@@ -185,7 +193,8 @@ class AirflowEnvironment:
     ) -> list[DagRunRecord]:
         """Backfills ``dag_id`` from ``start`` to ``end`` (as the CLI reads them); returns the runs covered.
 
-        Airflow 2.11 runs ``airflow dags backfill`` with the SequentialExecutor inside the CLI process.
+        Airflow 2.11 runs ``airflow dags backfill`` with the SequentialExecutor inside the CLI process, with
+        ``[scheduler] schedule_after_task_execution`` off, without which it deadlocks on mapped tasks.
         Airflow 3.x writes the runs with ``airflow backfill create`` and then runs a scheduler, a
         dag-processor and the execution API until the scheduler marks the backfill complete.
         ``rerun_existing`` re-runs dates that already have runs (2.11 ``--reset-dagruns``, 3.x
@@ -208,7 +217,11 @@ class AirflowEnvironment:
         if conf is not None:
             args += ["--conf", json.dumps(conf)]
         try:
-            self.run_airflow(*args, dag_id)
+            # The task runner's "mini scheduler" expands a mapped task as soon as its upstream succeeds; the
+            # backfill job then expands it again, gets no new task instances back, drops the task from its
+            # to-run set and reports a deadlock. The executor starts task processes from this environment.
+            without_mini_scheduler = {"AIRFLOW__SCHEDULER__SCHEDULE_AFTER_TASK_EXECUTION": "False"}
+            self.run_airflow(*args, dag_id, env=without_mini_scheduler)
         except AirflowRunError as command_failure:
             failed_runs = [run for run in self._runs_between(dag_id, start, end) if run.state == "failed"]
             raise AirflowRunError(f"{command_failure}\n{self._failure_report(dag_id, failed_runs)}") from None

@@ -6,22 +6,29 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e.dags_support import REPO_ROOT, parse_dags
 
-VENVS = {"airflow3": REPO_ROOT / ".venvs" / "af3", "airflow2": REPO_ROOT / ".venvs" / "af2"}
+from e2e.airflow_runner import AIRFLOW2_VENV, AIRFLOW3_VENV
+from e2e.dags_support import parse_dags
+
 TABLES = {"breakdown": "campaign_country_daily", "engagement": "campaign_engagement_daily"}
 
 
-@pytest.fixture(scope="module", params=sorted(VENVS))
+@pytest.fixture(
+    scope="module",
+    params=[
+        pytest.param(AIRFLOW3_VENV, id="airflow3"),
+        pytest.param(AIRFLOW2_VENV, id="airflow2", marks=pytest.mark.airflow2),
+    ],
+)
 def parsed(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    venv: Path = VENVS[request.param]
+    venv: Path = request.param
     environment = {
         "PATH": str(venv / "bin"),
         "SOUNDLINK_BIGQUERY_PROJECT": "soundlink-local",
         "SOUNDLINK_BIGQUERY_DATASET": "metrics",
         "SOUNDLINK_CAMPAIGN_IDS": "camp_a, camp_b,camp_a",
     }
-    return parse_dags(venv / "bin" / "python", tmp_path_factory.mktemp(request.param), environment)
+    return parse_dags(venv / "bin" / "python", tmp_path_factory.mktemp(venv.name), environment)
 
 
 def test_both_dags_parse_without_errors(parsed: dict[str, Any]) -> None:

@@ -1,93 +1,151 @@
 """The example DAGs run by real Airflow (3.3 and 2.11) against the sandbox, fake-gcs-server and
-local-bigquery, and the BigQuery tables end up equal to the sandbox's truth."""
+local-bigquery, as a user runs them (`dags test`, 2.11 `dags backfill`, 3.3 `backfill create` executed by
+the scheduler), and the BigQuery tables end up equal to the sandbox's truth."""
 
 from __future__ import annotations
 
 import datetime as dt
 import itertools
-import os
-from collections.abc import Iterator
 
 import pytest
 from airflow.providers.google.cloud.hooks.gcs import GCSHook
-from conftest import GCP_PROJECT, SANDBOX_TODAY, GcpEmulators, services
+from conftest import GCP_PROJECT, SANDBOX_TODAY
 
 from airflow_provider_soundlink.sandbox.testing import SandboxProcess
 from airflow_provider_soundlink.windows import DateWindow
-from e2e.dags_support import REPO_ROOT, AirflowCli, Warehouse, campaigns_created_by, dag_settings
+from e2e.airflow_runner import DagRunRecord, day_interval
+from e2e.conftest import DagsEnvironment
+from e2e.dags_support import Warehouse, campaigns_created_by
 
-VENVS = {"airflow3": REPO_ROOT / ".venvs" / "af3", "airflow2": REPO_ROOT / ".venvs" / "af2"}
+DAILY_DAG = "soundlink_metrics_daily"
+BACKFILL_DAG = "soundlink_metrics_backfill"
 LAST_CLOSED_DAY = SANDBOX_TODAY - dt.timedelta(days=1)
 ENDED_CAMPAIGN = "camp_aesuou0yx3p5"
 """Its last report date is 2026-05-07."""
 RUNNING_CAMPAIGN = "camp_medanery0y5l"
+REVISION_DAYS = dt.timedelta(days=7)
 _dataset_numbers = itertools.count()
 
 
-def fresh_dataset(name: str) -> str:
-    return f"{name}_{next(_dataset_numbers)}"
+def fresh_warehouse(name: str) -> Warehouse:
+    return Warehouse(GCP_PROJECT, f"{name}_{next(_dataset_numbers)}")
 
 
-@pytest.fixture(scope="module", params=sorted(VENVS))
-def airflow(
-    request: pytest.FixtureRequest,
-    tmp_path_factory: pytest.TempPathFactory,
-    gcp_emulators: GcpEmulators,
-    _sandbox_process: SandboxProcess,
-) -> Iterator[tuple[AirflowCli, str]]:
-    """A migrated Airflow home with the pools, its DAGs pointed at the stand-ins; and its bucket."""
-    bucket = gcp_emulators.create_bucket(f"dags-{request.param}")
-    environment = {
-        **os.environ,
-        "AIRFLOW_CONN_SOUNDLINK_DEFAULT": services.soundlink_connection_json(_sandbox_process.base_url),
-        **dag_settings(project=GCP_PROJECT, dataset="unused", bucket=bucket),
-    }
-    cli = AirflowCli(VENVS[request.param], tmp_path_factory.mktemp(request.param), environment)
-    cli.prepare()
-    yield cli, bucket
+def days(window: DateWindow) -> list[dt.date]:
+    return [window.start + dt.timedelta(days=offset) for offset in range(window.days)]
 
 
-def test_a_daily_run_loads_its_day_and_the_seven_before_and_a_rerun_changes_nothing(
-    airflow: tuple[AirflowCli, str], sandbox: SandboxProcess
+def backfill_summary(runs: list[DagRunRecord]) -> list[tuple[dt.date, dt.datetime, dt.datetime, str, str]]:
+    return [
+        (run.logical_date.date(), run.data_interval_start, run.data_interval_end, run.run_type, run.state)
+        for run in runs
+    ]
+
+
+def expected_backfill_summary(
+    logical_dates: DateWindow,
+) -> list[tuple[dt.date, dt.datetime, dt.datetime, str, str]]:
+    """One successful backfill run per day, each over its own UTC day [D, D + 1)."""
+    return [(day, *day_interval(day), "backfill", "success") for day in days(logical_dates)]
+
+
+def test_a_manual_daily_run_loads_the_day_before_its_date_and_the_seven_before_and_a_rerun_changes_nothing(
+    any_airflow: DagsEnvironment, sandbox: SandboxProcess
 ) -> None:
-    cli, _ = airflow
-    warehouse = Warehouse(GCP_PROJECT, fresh_dataset("daily"))
-    conf = {"dataset_id": warehouse.dataset, "campaign_ids": []}
+    warehouse = fresh_warehouse("daily")
+    conf = {"dataset_id": warehouse.dataset, "object_prefix": warehouse.dataset, "campaign_ids": []}
+
+    run = any_airflow.airflow.dags_test(DAILY_DAG, SANDBOX_TODAY, conf)
+
     # A manual run for a date gets the data interval that ended then: [yesterday, today), so D = yesterday.
-    cli.dags_test("soundlink_metrics_daily", SANDBOX_TODAY, conf)
-    window = DateWindow(LAST_CLOSED_DAY - dt.timedelta(days=7), LAST_CLOSED_DAY)
-    campaigns = campaigns_created_by(window.end)
-    counts = warehouse.assert_matches_truth(campaigns, window, SANDBOX_TODAY)
+    assert (run.data_interval_start, run.data_interval_end) == day_interval(LAST_CLOSED_DAY)
+    assert run.run_type == "manual"
+    window = DateWindow(LAST_CLOSED_DAY - REVISION_DAYS, LAST_CLOSED_DAY)
+    counts = warehouse.assert_matches_truth(campaigns_created_by(window.end), window, SANDBOX_TODAY)
     assert all(count > 0 for count in counts.values())
     first = {kind: warehouse.stored(kind) for kind in counts}
 
-    cli.dags_test("soundlink_metrics_daily", SANDBOX_TODAY, conf)
+    any_airflow.airflow.dags_test(DAILY_DAG, SANDBOX_TODAY, conf)
+
     assert {kind: warehouse.stored(kind) for kind in counts} == first
 
 
-def test_the_backfill_dag_loads_more_than_180_days_in_slices_with_one_merge_per_export(
-    airflow: tuple[AirflowCli, str], sandbox: SandboxProcess
+@pytest.mark.airflow2
+def test_an_airflow2_backfill_of_the_daily_dag_loads_each_days_revision_window_and_a_rerun_changes_nothing(
+    airflow2: DagsEnvironment, sandbox: SandboxProcess
 ) -> None:
-    cli, bucket = airflow
-    warehouse = Warehouse(GCP_PROJECT, fresh_dataset("history"))
+    # `airflow dags backfill` runs mapped tasks once the harness turns the task runner's mini scheduler off.
+    warehouse = fresh_warehouse("backfill_af2")
+    campaigns = [ENDED_CAMPAIGN]
+    conf = {"dataset_id": warehouse.dataset, "object_prefix": warehouse.dataset, "campaign_ids": campaigns}
+    logical_dates = DateWindow(dt.date(2026, 5, 1), dt.date(2026, 5, 10))
+    assert logical_dates.days >= 10
+
+    runs = airflow2.airflow.backfill(DAILY_DAG, logical_dates.start, logical_dates.end, conf=conf)
+
+    assert backfill_summary(runs) == expected_backfill_summary(logical_dates)
+    # Exactly A - 7 .. B: a row outside the union of the runs' windows would be "unexpected".
+    window = DateWindow(logical_dates.start - REVISION_DAYS, logical_dates.end)
+    counts = warehouse.assert_matches_truth(campaigns, window, SANDBOX_TODAY)
+    assert all(count > 0 for count in counts.values())
+    first = {kind: warehouse.stored(kind) for kind in counts}
+    first_loaded_at = {kind: warehouse.last_loaded_at(kind) for kind in counts}
+
+    # Each 2.11 task is a process of its own (about 6 s here), so the re-run covers the last two days only.
+    rerun_dates = DateWindow(logical_dates.end - dt.timedelta(days=1), logical_dates.end)
+    rerun = airflow2.airflow.backfill(
+        DAILY_DAG, rerun_dates.start, rerun_dates.end, rerun_existing=True, conf=conf
+    )
+
+    assert [run.run_id for run in rerun] == [run.run_id for run in runs[-2:]]
+    assert backfill_summary(rerun) == expected_backfill_summary(rerun_dates)
+    assert all(warehouse.last_loaded_at(kind) > first_loaded_at[kind] for kind in counts)
+    assert {kind: warehouse.stored(kind) for kind in counts} == first
+
+
+def test_an_airflow3_backfill_of_the_daily_dag_run_by_the_scheduler_loads_each_days_revision_window(
+    airflow3: DagsEnvironment, sandbox: SandboxProcess
+) -> None:
+    warehouse = fresh_warehouse("backfill_af3")
+    campaigns = [ENDED_CAMPAIGN, RUNNING_CAMPAIGN]
+    conf = {"dataset_id": warehouse.dataset, "object_prefix": warehouse.dataset, "campaign_ids": campaigns}
+    logical_dates = DateWindow(dt.date(2026, 5, 4), dt.date(2026, 5, 6))
+
+    runs = airflow3.airflow.backfill(DAILY_DAG, logical_dates.start, logical_dates.end, conf=conf)
+
+    assert backfill_summary(runs) == expected_backfill_summary(logical_dates)
+    # The scheduler created no runs of its own around the backfill's (no other test uses May).
+    assert [run for run in airflow3.airflow.dag_runs(DAILY_DAG) if run.logical_date.month == 5] == runs
+    window = DateWindow(logical_dates.start - REVISION_DAYS, logical_dates.end)
+    counts = warehouse.assert_matches_truth(campaigns, window, SANDBOX_TODAY)
+    assert all(count > 0 for count in counts.values())
+
+
+def test_the_backfill_dag_loads_more_than_180_days_in_slices_with_one_merge_per_export(
+    airflow3: DagsEnvironment, sandbox: SandboxProcess
+) -> None:
+    warehouse = fresh_warehouse("history")
     window = DateWindow(dt.date(2025, 11, 1), LAST_CLOSED_DAY)
     assert window.days > 180
-    prefix = f"history-{warehouse.dataset}"
+    campaigns = [ENDED_CAMPAIGN, RUNNING_CAMPAIGN]
     conf = {
         "start_date": window.start.isoformat(),
         "end_date": window.end.isoformat(),
-        "campaign_ids": [ENDED_CAMPAIGN, RUNNING_CAMPAIGN],
+        "campaign_ids": campaigns,
         "dataset_id": warehouse.dataset,
-        "object_prefix": prefix,
+        "object_prefix": warehouse.dataset,
     }
-    cli.dags_test("soundlink_metrics_backfill", SANDBOX_TODAY, conf)
-    counts = warehouse.assert_matches_truth([ENDED_CAMPAIGN, RUNNING_CAMPAIGN], window, SANDBOX_TODAY)
+
+    airflow3.airflow.dags_test(BACKFILL_DAG, SANDBOX_TODAY, conf)
+
+    counts = warehouse.assert_matches_truth(campaigns, window, SANDBOX_TODAY)
     assert all(count > 0 for count in counts.values())
     # 226 days: three slices per campaign and export, all loaded by the one (unmapped) MERGE task of each
     # export, as test_dags_import shows.
-    objects = GCSHook().list(bucket_name=bucket, prefix=f"{prefix}/")
+    objects = GCSHook().list(bucket_name=airflow3.bucket, prefix=f"{warehouse.dataset}/")
     assert len(objects) == 2 * 2 * 3
     first = {kind: warehouse.stored(kind) for kind in counts}
 
-    cli.dags_test("soundlink_metrics_backfill", SANDBOX_TODAY, conf)
+    airflow3.airflow.dags_test(BACKFILL_DAG, SANDBOX_TODAY, conf)
+
     assert {kind: warehouse.stored(kind) for kind in counts} == first

@@ -139,8 +139,15 @@ def test_form_widgets_offer_the_extras() -> None:
     pytest.importorskip("wtforms")
     pytest.importorskip("flask_appbuilder")
     widgets = SoundlinkHook.get_connection_form_widgets()
-    assert set(widgets) == {"timeout", "max_attempts", "retry_budget", "pseudonymisation_key"}
+    assert set(widgets) == {
+        "timeout",
+        "max_attempts",
+        "retry_budget",
+        "pseudonymisation_key",
+        "allow_insecure_http",
+    }
     assert widgets["pseudonymisation_key"].field_class.__name__ == "PasswordField"
+    assert widgets["allow_insecure_http"].field_class.__name__ == "BooleanField"
 
 
 def test_the_hook_is_registered_for_its_connection_type() -> None:

@@ -20,6 +20,7 @@ from google.cloud import bigquery
 from airflow_provider_soundlink.exports import ExportKind
 from airflow_provider_soundlink.schemas import TableDefinition, table_definition
 from airflow_provider_soundlink.sql import TableRef, merge_statement
+from airflow_provider_soundlink.windows import DateWindow
 
 pytestmark = pytest.mark.integration
 
@@ -193,11 +194,13 @@ class Warehouse:
         run = f"run-{next(self._runs)}"
         staging = self.ref(f"{self.table.name}__staging_{run.replace('-', '_')}")
         self.load_staging(self.upload(run, files), staging)
-        statement = merge_statement(self.table, self.target, staging, extra_scope_columns=tuple(extra_scope))
+        scope = {
+            "campaign_id": list(campaign_ids),
+            **{column: [value] for column, value in extra_scope.items()},
+        }
+        statement = merge_statement(self.table, self.target, staging, tuple(scope))
         try:
-            self.run_merge(
-                statement.sql, statement.query_parameters(campaign_ids, window[0], window[1], **extra_scope)
-            )
+            self.run_merge(statement.sql, statement.query_parameters(DateWindow(*window), scope))
         finally:
             self.client.delete_table(str(staging), not_found_ok=True)
 
@@ -376,15 +379,19 @@ def test_a_failed_merge_leaves_the_target_as_it_was(breakdown: Warehouse) -> Non
     breakdown.load([full_grid()], ["camp_a", "camp_b"], (APRIL_1, APRIL_3))
     before = breakdown.rows()
     missing_staging = breakdown.ref("never_loaded")
-    statement = merge_statement(breakdown.table, breakdown.target, missing_staging)
+    statement = merge_statement(breakdown.table, breakdown.target, missing_staging, ("campaign_id",))
     with pytest.raises(NotFound, match="never_loaded"):
-        breakdown.run_merge(statement.sql, statement.query_parameters(["camp_a"], APRIL_1, APRIL_3))
+        breakdown.run_merge(
+            statement.sql,
+            statement.query_parameters(DateWindow(APRIL_1, APRIL_3), {"campaign_id": ["camp_a"]}),
+        )
 
     staging = breakdown.ref("staging_for_bad_parameter")
     breakdown.load_staging(breakdown.upload("bad-parameter", [full_grid(REVISED_EXPORT)]), staging)
-    statement = merge_statement(breakdown.table, breakdown.target, staging)
-    parameters = statement.query_parameters(["camp_a"], APRIL_1, APRIL_3)
-    parameters[2]["parameterValue"]["value"] = "2026-04-31"
+    statement = merge_statement(breakdown.table, breakdown.target, staging, ("campaign_id",))
+    parameters = statement.query_parameters(DateWindow(APRIL_1, APRIL_3), {"campaign_id": ["camp_a"]})
+    assert parameters[1]["name"] == "window_end"
+    parameters[1]["parameterValue"]["value"] = "2026-04-31"
     with pytest.raises(BadRequest, match="2026-04-31"):
         breakdown.run_merge(statement.sql, parameters)
 
@@ -401,10 +408,13 @@ def test_a_merge_failing_midway_changes_nothing(breakdown: Warehouse) -> None:
     unstamped = [{**breakdown_row("camp_a", APRIL_1, "FR"), "exported_at": None}]
     staging = breakdown.ref("staging_lenient")
     breakdown.load_staging(breakdown.upload("lenient", [revised, unstamped]), staging, schema=lenient_schema)
-    statement = merge_statement(breakdown.table, breakdown.target, staging)
+    statement = merge_statement(breakdown.table, breakdown.target, staging, ("campaign_id",))
 
     with pytest.raises(BadRequest, match="exported_at"):
-        breakdown.run_merge(statement.sql, statement.query_parameters(["camp_a"], APRIL_1, APRIL_1))
+        breakdown.run_merge(
+            statement.sql,
+            statement.query_parameters(DateWindow(APRIL_1, APRIL_1), {"campaign_id": ["camp_a"]}),
+        )
 
     assert breakdown.rows() == before
 

@@ -25,15 +25,30 @@ def entry(
     engagement_context: str | None = None,
     row_count: int = 3,
 ) -> ManifestEntry:
+    scope = {"campaign_id": campaign_id}
+    if engagement_context is not None:
+        scope["engagement_context"] = engagement_context
     return ManifestEntry(
         export=export,
         table=ExportKind(export).table_name,
-        campaign_id=campaign_id,
+        scope=scope,
         start_date=start,
         end_date=end,
-        engagement_context=engagement_context,
         uri=f"gs://bucket/{campaign_id}/{start}_{end}.jsonl",
         row_count=row_count,
+        new_fields=[],
+    )
+
+
+def link_stats_entry(group_by: str, filter_campaign_id: str, day: str) -> ManifestEntry:
+    return ManifestEntry(
+        export="link_stats",
+        table="link_clicks_daily",
+        scope={"group_by": group_by, "filter_campaign_id": filter_campaign_id},
+        start_date=day,
+        end_date=day,
+        uri=f"gs://bucket/{group_by}/{filter_campaign_id}/{day}.jsonl",
+        row_count=1,
         new_fields=[],
     )
 
@@ -62,7 +77,10 @@ def test_flatten_refuses_a_bare_entry_and_names_what_is_wrong() -> None:
     [
         ({"uri": None}, "uri=None of the wrong type"),
         ({"row_count": "3"}, "row_count='3' of the wrong type"),
-        ({"export": "clicks"}, "export 'clicks'; known: \\['breakdown', 'engagement'\\]"),
+        ({"export": "clicks"}, "export 'clicks' and table 'campaign_country_daily'; known exports"),
+        ({"table": "link_clicks_daily"}, "export 'breakdown' and table 'link_clicks_daily'; known exports"),
+        ({"scope": {}}, "scope {}; it maps scope columns to strings"),
+        ({"scope": {"campaign_id": None}}, "it maps scope columns to strings"),
         ({"start_date": "2026-04-01"}, "unusable window"),
         ({"end_date": "April"}, "unusable window"),
     ],
@@ -86,16 +104,44 @@ def test_scope_spans_the_earliest_start_to_the_latest_end_over_all_campaigns() -
         entry("a", "2026-04-01", "2026-04-10"),
     ]
     scope = manifest_scope(entries)
-    assert scope.export is ExportKind.BREAKDOWN
-    assert scope.campaign_ids == ("b", "a")
+    assert scope.export == "breakdown"
+    assert scope.table == "campaign_country_daily"
+    assert scope.values == {"campaign_id": ("b", "a")}
     assert scope.window == window("2026-01-01", "2026-04-10")
-    assert scope.engagement_context is None
 
 
 def test_scope_keeps_the_engagement_context() -> None:
     scope = manifest_scope([entry(export="engagement", engagement_context="playlist")])
-    assert scope.export is ExportKind.ENGAGEMENT
-    assert scope.engagement_context == "playlist"
+    assert scope.export == "engagement"
+    assert scope.values == {"campaign_id": ("camp_a",), "engagement_context": ("playlist",)}
+
+
+def test_link_stats_scope_covers_every_combination_of_its_values() -> None:
+    days = ["2026-06-01", "2026-06-02"]
+    entries = [
+        link_stats_entry(group_by, campaign, day)
+        for day in days
+        for group_by in ("total", "country")
+        for campaign in ("", "camp_a")
+    ]
+    scope = manifest_scope(entries)
+    assert scope.export == "link_stats"
+    assert scope.table == "link_clicks_daily"
+    assert scope.values == {"group_by": ("total", "country"), "filter_campaign_id": ("", "camp_a")}
+    assert scope.window == window("2026-06-01", "2026-06-02")
+
+
+def test_link_stats_scope_refuses_a_combination_missing_a_day() -> None:
+    entries = [
+        link_stats_entry("total", "", "2026-06-01"),
+        link_stats_entry("country", "camp_a", "2026-06-01"),
+        link_stats_entry("total", "", "2026-06-02"),
+        link_stats_entry("country", "camp_a", "2026-06-02"),
+    ]
+    with pytest.raises(
+        ValueError, match=r"group_by 'total', filter_campaign_id 'camp_a' was not exported for 2026-06-01\.\."
+    ):
+        manifest_scope(entries)
 
 
 def test_scope_refuses_a_campaign_with_a_gap_and_names_the_missing_days() -> None:
@@ -104,7 +150,7 @@ def test_scope_refuses_a_campaign_with_a_gap_and_names_the_missing_days() -> Non
         entry("a", "2026-04-01", "2026-04-10"),
         entry("b", "2026-01-01", "2026-03-31"),
     ]
-    with pytest.raises(ValueError, match=r"campaign 'b' was not exported for 2026-04-01\.\.2026-04-10"):
+    with pytest.raises(ValueError, match=r"campaign_id 'b' was not exported for 2026-04-01\.\.2026-04-10"):
         manifest_scope(entries)
 
 
@@ -120,7 +166,7 @@ def test_scope_accepts_overlapping_windows() -> None:
         ([entry(), entry("b", export="engagement")], "mixes exports \\['breakdown', 'engagement'\\]"),
         (
             [entry(export="engagement"), entry("b", export="engagement", engagement_context="catalog")],
-            "mixes engagement contexts \\['all contexts', 'catalog'\\]",
+            r"mixes scopes bound by \[\['campaign_id'\], \['campaign_id', 'engagement_context'\]\]",
         ),
     ],
 )

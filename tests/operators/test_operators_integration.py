@@ -206,8 +206,8 @@ def test_a_long_window_lands_as_the_sandbox_truth_with_one_load_and_one_merge(pi
 
     truth = truth_rows(ExportKind.BREAKDOWN, campaigns, window, SANDBOX_TODAY)
     slices = [("2026-03-01", "2026-05-29"), ("2026-05-30", "2026-06-14")]
-    assert [(e["campaign_id"], e["start_date"], e["end_date"]) for e in manifest] == [
-        (campaign, start, end) for campaign in campaigns for start, end in slices
+    assert [(e["scope"], e["start_date"], e["end_date"]) for e in manifest] == [
+        ({"campaign_id": campaign}, start, end) for campaign in campaigns for start, end in slices
     ]
     assert [entry["row_count"] for entry in manifest] == [
         len(
@@ -219,7 +219,9 @@ def test_a_long_window_lands_as_the_sandbox_truth_with_one_load_and_one_merge(pi
         for start, end in slices
     ]
     assert sum(entry["row_count"] for entry in manifest) == len(truth)
-    assert [entry["row_count"] for entry in manifest if entry["campaign_id"] == LONG_ENDED_CAMPAIGN] == [0, 0]
+    assert [
+        entry["row_count"] for entry in manifest if entry["scope"]["campaign_id"] == LONG_ENDED_CAMPAIGN
+    ] == [0, 0]
     assert manifest[0]["uri"] == (
         f"gs://{pipeline.bucket}/soundlink/campaign_country_daily/campaign_id={TRACK_CAMPAIGN}/"
         "2026-03-01_2026-05-29.jsonl"
@@ -240,10 +242,9 @@ def test_a_long_window_lands_as_the_sandbox_truth_with_one_load_and_one_merge(pi
     assert summary == {
         "table": f"{pipeline.project}.{pipeline.dataset}.campaign_country_daily",
         "export": "breakdown",
-        "campaign_ids": campaigns,
         "window_start": "2026-03-01",
         "window_end": "2026-06-14",
-        "engagement_context": None,
+        "scope": {"campaign_id": campaigns},
         "objects_loaded": 3,
         "rows_loaded": len(truth),
         "rows_affected": len(truth),
@@ -476,7 +477,7 @@ def test_engagement_of_one_context_replaces_that_context_only(pipeline: Pipeline
     pipeline.sandbox.set_today(later)
     summary = pipeline.run(ExportKind.ENGAGEMENT, campaigns, RECENT_WINDOW, engagement_context="catalog")
 
-    assert summary["engagement_context"] == "catalog"
+    assert summary["scope"] == {"campaign_id": campaigns, "engagement_context": ["catalog"]}
     expected = {
         **{key: row for key, row in both.items() if row["engagement_context"] == "playlist"},
         **truth_rows(ExportKind.ENGAGEMENT, campaigns, RECENT_WINDOW, later, engagement_context="catalog"),

@@ -1,5 +1,5 @@
 """What the end-to-end tests of the example DAGs share: the environment the DAGs read their settings
-from, and the comparison of the BigQuery tables with the sandbox's truth."""
+from, their pools, the DagBag report, and the comparison of the BigQuery tables with the sandbox's truth."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from airflow_provider_soundlink.exports import ExportKind
 from airflow_provider_soundlink.sandbox.data import SandboxData
 from airflow_provider_soundlink.schemas import TableDefinition, table_definition
 from airflow_provider_soundlink.windows import DateWindow
+from e2e.airflow_runner import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
 DAGS_FOLDER = REPO_ROOT / "dags"
 DAGBAG_REPORT_SCRIPT = Path(__file__).with_name("dagbag_report.py")
 POOLS = {"soundlink_api": 2, "soundlink_bigquery_merge": 1}
@@ -107,19 +107,27 @@ class Warehouse:
     project: str
     dataset: str
 
-    def stored(self, kind: ExportKind) -> dict[Key, Row]:
-        """The stored rows by primary key, without the load time the MERGE stamps on each run."""
+    def _rows(self, table: TableDefinition) -> list[Row]:
         from airflow.providers.google.cloud.hooks.bigquery import BigQueryHook
 
-        table = table_definition(kind)
         client = BigQueryHook(use_legacy_sql=False).get_client(project_id=self.project)
-        rows = client.list_rows(f"{self.project}.{self.dataset}.{table.name}")
+        return [dict(row.items()) for row in client.list_rows(f"{self.project}.{self.dataset}.{table.name}")]
+
+    def stored(self, kind: ExportKind) -> dict[Key, Row]:
+        """The stored rows by primary key, without the load time the MERGE stamps on each run."""
+        table = table_definition(kind)
         return {
             tuple(row[name] for name in table.primary_key): {
                 name: value for name, value in row.items() if name != table.loaded_at_field
             }
-            for row in rows
+            for row in self._rows(table)
         }
+
+    def last_loaded_at(self, kind: ExportKind) -> dt.datetime:
+        """The newest load time the MERGE stamped on a row: it moves when a run loaded the table again."""
+        table = table_definition(kind)
+        loaded: dt.datetime = max(row[table.loaded_at_field] for row in self._rows(table))
+        return loaded
 
     def assert_matches_truth(
         self, campaign_ids: Iterable[str], window: DateWindow, today: dt.date
@@ -143,46 +151,3 @@ class Warehouse:
             )
             counts[kind] = len(expected)
         return counts
-
-
-@dataclass
-class AirflowCli:
-    """The ``airflow`` command of one environment (``.venvs/af3`` or ``.venvs/af2``) over its own home."""
-
-    venv: Path
-    home: Path
-    environment: Mapping[str, str]
-
-    def run(self, *arguments: str, timeout: float = 600) -> str:
-        """Run one command; fail with the end of its output when it exits non-zero or a DAG run failed."""
-        self.home.mkdir(parents=True, exist_ok=True)
-        finished = subprocess.run(
-            [str(self.venv / "bin" / "airflow"), *arguments],
-            env={
-                **self.environment,
-                "PATH": f"{self.venv / 'bin'}:{self.environment.get('PATH', '')}",
-                "AIRFLOW_HOME": str(self.home),
-                "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
-                "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            },
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-        output = finished.stdout + finished.stderr
-        failed_run = "state=failed" in output
-        assert finished.returncode == 0 and not failed_run, (
-            f"`airflow {' '.join(arguments)}` exited with {finished.returncode}"
-            f"{' and a failed DAG run' if failed_run else ''}:\n{output[-6000:]}"
-        )
-        return output
-
-    def prepare(self) -> None:
-        self.run("db", "migrate")
-        for pool, slots in POOLS.items():
-            self.run("pools", "set", pool, str(slots), "Soundlink end-to-end tests")
-
-    def dags_test(self, dag_id: str, run_date: dt.date, conf: Mapping[str, Any]) -> str:
-        return self.run("dags", "test", dag_id, run_date.isoformat(), "--conf", json.dumps(conf))

@@ -1,0 +1,73 @@
+"""One migrated Airflow home per version for the whole session, parsing the repository's ``dags/`` with
+the pools created, pointed at the Soundlink sandbox and the GCP emulators.
+
+Sharing a home is safe because every test writes to its own BigQuery dataset and GCS prefix (given in the
+run's conf) and uses its own logical dates, so no run of one test counts in another's assertions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from conftest import GCP_PROJECT, GcpEmulators, services
+
+from airflow_provider_soundlink.sandbox.testing import SandboxProcess
+from e2e.airflow_runner import AIRFLOW2_VENV, AIRFLOW3_VENV, AirflowEnvironment
+from e2e.dags_support import DAGS_FOLDER, POOLS, dag_settings
+
+
+@dataclass(frozen=True)
+class DagsEnvironment:
+    """An Airflow environment running the example DAGs, and the bucket they export to."""
+
+    airflow: AirflowEnvironment
+    bucket: str
+
+
+def _dags_environment(
+    venv: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    gcp_emulators: GcpEmulators,
+    sandbox_process: SandboxProcess,
+) -> DagsEnvironment:
+    bucket = gcp_emulators.create_bucket(f"dags-{venv.name}")
+    settings = {
+        "STORAGE_EMULATOR_HOST": gcp_emulators.gcs_url,
+        "BIGQUERY_EMULATOR_HOST": gcp_emulators.bigquery_url,
+        "AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT": services.google_connection_json(GCP_PROJECT),
+        "AIRFLOW_CONN_SOUNDLINK_DEFAULT": services.soundlink_connection_json(sandbox_process.base_url),
+        # Tests choose the dataset per run (conf "dataset_id"); this one only names the MERGE outlets.
+        **dag_settings(project=GCP_PROJECT, dataset="outlets", bucket=bucket),
+    }
+    airflow = AirflowEnvironment(venv, tmp_path_factory.mktemp(f"airflow-{venv.name}"), DAGS_FOLDER, settings)
+    airflow.migrate()
+    airflow.import_pools(POOLS, "Soundlink end-to-end tests")
+    return DagsEnvironment(airflow, bucket)
+
+
+@pytest.fixture(scope="session")
+def airflow3(
+    tmp_path_factory: pytest.TempPathFactory, gcp_emulators: GcpEmulators, _sandbox_process: SandboxProcess
+) -> DagsEnvironment:
+    return _dags_environment(AIRFLOW3_VENV, tmp_path_factory, gcp_emulators, _sandbox_process)
+
+
+@pytest.fixture(scope="session")
+def airflow2(
+    tmp_path_factory: pytest.TempPathFactory, gcp_emulators: GcpEmulators, _sandbox_process: SandboxProcess
+) -> DagsEnvironment:
+    return _dags_environment(AIRFLOW2_VENV, tmp_path_factory, gcp_emulators, _sandbox_process)
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("airflow3", id="airflow3"),
+        pytest.param("airflow2", id="airflow2", marks=pytest.mark.airflow2),
+    ]
+)
+def any_airflow(request: pytest.FixtureRequest) -> DagsEnvironment:
+    """Each version's environment in turn."""
+    environment: DagsEnvironment = request.getfixturevalue(request.param)
+    return environment
