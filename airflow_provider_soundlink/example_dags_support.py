@@ -45,7 +45,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_soundlink.compat import Asset
+from airflow_provider_soundlink.compat import Asset, Param
 from airflow_provider_soundlink.exports import ExportKind
 from airflow_provider_soundlink.hooks.soundlink import SoundlinkHook
 from airflow_provider_soundlink.operators.bigquery_merge import (
@@ -55,11 +55,6 @@ from airflow_provider_soundlink.operators.bigquery_merge import (
 )
 from airflow_provider_soundlink.operators.export_to_gcs import SoundlinkExportToGCSOperator
 from airflow_provider_soundlink.windows import DateWindow
-
-try:  # Airflow 3
-    from airflow.sdk import Param
-except ImportError:  # Airflow 2.11
-    from airflow.models.param import Param  # type: ignore[no-redef,attr-defined]
 
 if TYPE_CHECKING:
     from airflow.sdk import XComArg

@@ -22,6 +22,7 @@ from typing import Any
 
 import pendulum
 
+from airflow_provider_soundlink.compat import DAG, Param, task
 from airflow_provider_soundlink.example_dags_support import (
     API_POOL,
     PipelineConfig,
@@ -29,13 +30,6 @@ from airflow_provider_soundlink.example_dags_support import (
     plan_exports,
 )
 from airflow_provider_soundlink.windows import DateWindow
-
-try:  # Airflow 3
-    from airflow.sdk import DAG, Param, task
-except ImportError:  # Airflow 2.11
-    from airflow.decorators import task  # type: ignore[no-redef,attr-defined]
-    from airflow.models.dag import DAG  # type: ignore[no-redef,assignment]
-    from airflow.models.param import Param  # type: ignore[no-redef,assignment]
 
 CONFIG = PipelineConfig.from_environment()
 

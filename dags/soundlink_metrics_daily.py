@@ -39,6 +39,7 @@ from typing import Any
 import pendulum
 from airflow.timetables.interval import CronDataIntervalTimetable
 
+from airflow_provider_soundlink.compat import DAG, Param, task
 from airflow_provider_soundlink.example_dags_support import (
     API_POOL,
     DEFAULT_REVISION_DAYS,
@@ -47,13 +48,6 @@ from airflow_provider_soundlink.example_dags_support import (
     plan_exports,
     revision_window,
 )
-
-try:  # Airflow 3
-    from airflow.sdk import DAG, Param, task
-except ImportError:  # Airflow 2.11
-    from airflow.decorators import task  # type: ignore[no-redef,attr-defined]
-    from airflow.models.dag import DAG  # type: ignore[no-redef,assignment]
-    from airflow.models.param import Param  # type: ignore[no-redef,assignment]
 
 CONFIG = PipelineConfig.from_environment()
 
