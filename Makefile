@@ -4,7 +4,7 @@ AF3 := .venvs/af3/bin
 AF2 := .venvs/af2/bin
 PYTEST_ARGS ?=
 
-.PHONY: bootstrap demo test test-af3 test-af2 lint format bench services-up services-down clean
+.PHONY: bootstrap demo test test-af3 test-af2 lint format bench bigquery-check services-up services-down clean
 
 bootstrap:
 	scripts/bootstrap.sh all
@@ -33,6 +33,10 @@ format:
 
 bench: bootstrap
 	$(AF3)/python benchmarks/run.py
+
+# Dry-runs the MERGE on your own dataset: make bigquery-check PROJECT=my-project DATASET=soundlink
+bigquery-check: bootstrap
+	$(AF3)/python -m airflow_provider_soundlink.bigquery_check --project "$(PROJECT)" --dataset "$(DATASET)"
 
 services-up: bootstrap
 	$(AF3)/python scripts/services.py up

@@ -10,10 +10,12 @@ try:  # Airflow 3
     from airflow.sdk import Context as Context
     from airflow.sdk import Param as Param
     from airflow.sdk import task as task
+    from airflow.sdk.exceptions import AirflowSkipException as AirflowSkipException
     from airflow.sdk.log import mask_secret as mask_secret
 except ImportError:  # Airflow 2.11
     from airflow.datasets import Dataset as Asset  # type: ignore[no-redef]
     from airflow.decorators import task  # type: ignore[no-redef,attr-defined]
+    from airflow.exceptions import AirflowSkipException  # type: ignore[no-redef,assignment]
     from airflow.hooks.base import BaseHook  # type: ignore[no-redef,attr-defined]
     from airflow.models.baseoperator import BaseOperator  # type: ignore[no-redef]
     from airflow.models.dag import DAG  # type: ignore[no-redef,assignment]
@@ -21,4 +23,14 @@ except ImportError:  # Airflow 2.11
     from airflow.utils.context import Context  # type: ignore[no-redef,attr-defined]
     from airflow.utils.log.secrets_masker import mask_secret  # type: ignore[no-redef]
 
-__all__ = ["DAG", "Asset", "BaseHook", "BaseOperator", "Context", "Param", "mask_secret", "task"]
+__all__ = [
+    "DAG",
+    "AirflowSkipException",
+    "Asset",
+    "BaseHook",
+    "BaseOperator",
+    "Context",
+    "Param",
+    "mask_secret",
+    "task",
+]

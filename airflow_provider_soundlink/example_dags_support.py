@@ -1,8 +1,11 @@
 """What the example DAGs in ``dags/`` share: configuration, campaign choice and the export/MERGE tasks.
 
-Both DAGs plan a run (a window of report dates and the campaigns to export over it), export each
-campaign in its own mapped task per export, and load each export with ONE MERGE. Only the planning of
-the window differs, so that is all the DAG files define.
+Both DAGs plan a run (a window of report dates and the campaigns to export over it), split the campaigns
+over a fixed number of export shards per export (``SOUNDLINK_EXPORT_SHARDS``), each shard exporting its
+share one campaign after another, and load each export with ONE MERGE. The number of task instances per
+run is therefore fixed by configuration, never by the number of campaigns, and no task is mapped, so
+``airflow dags backfill`` of Airflow 2.11 runs the DAGs with Airflow's default configuration. Only the
+planning of the window differs between the DAGs, so that is all the DAG files define.
 
 Configuration comes from environment variables, read when the DAG file is parsed (no network, no
 metadata database), and every value but the connection ids can be overridden per run by a DAG param:
@@ -18,9 +21,12 @@ environment variable            DAG param               default
 ``SOUNDLINK_GCS_BUCKET``        ``bucket``              (required)
 ``SOUNDLINK_GCS_PREFIX``        ``object_prefix``       ``soundlink``
 ``SOUNDLINK_CAMPAIGN_IDS``      ``campaign_ids``        empty: every campaign that can have rows
+``SOUNDLINK_EXPORT_SHARDS``     (none)                  ``4``
 =============================== ======================= ==================================
 
-``SOUNDLINK_CAMPAIGN_IDS`` is a comma-separated list. The BigQuery tables are declared as the MERGE
+``SOUNDLINK_CAMPAIGN_IDS`` is a comma-separated list. ``SOUNDLINK_EXPORT_SHARDS`` is the number of
+export tasks per export (1 to 64), read when the DAG file is parsed because it shapes the DAG; match it to
+the ``soundlink_api`` pool's slots. The BigQuery tables are declared as the MERGE
 tasks' outlets (assets ``bigquery://{project}/{dataset}/{table}``) when the project comes from the
 environment; a per-run override of project or dataset still loads there but is not tracked as an asset.
 
@@ -57,7 +63,7 @@ from airflow_provider_soundlink.operators.export_to_gcs import SoundlinkExportTo
 from airflow_provider_soundlink.windows import DateWindow
 
 if TYPE_CHECKING:
-    from airflow.sdk import XComArg
+    from airflow.sdk.definitions.xcom_arg import PlainXComArg
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +72,10 @@ API_POOL = "soundlink_api"
 
 DEFAULT_REVISION_DAYS = 7
 """Soundlink revises a report date for 7 days after it closes, so a daily run re-loads the 7 days before."""
+
+DEFAULT_EXPORT_SHARDS = 4
+"""Export tasks per export: as many as the default ``soundlink_api`` pool has slots."""
+MAX_EXPORT_SHARDS = 64
 
 
 @dataclass(frozen=True)
@@ -80,6 +90,14 @@ class PipelineConfig:
     bucket: str = ""
     object_prefix: str = "soundlink"
     campaign_ids: tuple[str, ...] = ()
+    export_shards: int = DEFAULT_EXPORT_SHARDS
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.export_shards <= MAX_EXPORT_SHARDS:
+            raise ValueError(
+                f"SOUNDLINK_EXPORT_SHARDS={self.export_shards} is out of range: give a whole number from 1 "
+                f"to {MAX_EXPORT_SHARDS} (the export tasks per export; match the soundlink_api pool's slots)"
+            )
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] = os.environ) -> PipelineConfig:
@@ -97,6 +115,9 @@ class PipelineConfig:
             bucket=setting("SOUNDLINK_GCS_BUCKET", defaults.bucket),
             object_prefix=setting("SOUNDLINK_GCS_PREFIX", defaults.object_prefix),
             campaign_ids=parse_campaign_ids(environ.get("SOUNDLINK_CAMPAIGN_IDS", "")),
+            export_shards=parse_export_shards(
+                setting("SOUNDLINK_EXPORT_SHARDS", str(defaults.export_shards))
+            ),
         )
 
     def params(self) -> dict[str, Any]:
@@ -120,6 +141,22 @@ class PipelineConfig:
 def parse_campaign_ids(text: str) -> tuple[str, ...]:
     """Campaign ids from a comma-separated list, blanks and repeats dropped."""
     return tuple(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
+
+
+def parse_export_shards(text: str) -> int:
+    """The ``SOUNDLINK_EXPORT_SHARDS`` setting as a number; its range is checked by PipelineConfig."""
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(
+            f"SOUNDLINK_EXPORT_SHARDS={text!r} is not a whole number: give the number of export tasks per "
+            f"export, 1 to {MAX_EXPORT_SHARDS}"
+        ) from None
+
+
+def shard_key(shard: int) -> str:
+    """The plan's XCom key holding the campaigns of one export shard."""
+    return f"shard_{shard}"
 
 
 def revision_window(report_date: dt.date, revision_days: int) -> DateWindow:
@@ -146,12 +183,14 @@ def campaigns_with_possible_rows(campaigns: Iterable[Mapping[str, Any]], window:
 
 
 def plan_exports(
-    window: DateWindow, params: Mapping[str, Any], soundlink_conn_id: str
-) -> list[dict[str, Any]]:
-    """One set of export arguments per campaign over ``window``, for ``expand_kwargs`` on the exports.
+    window: DateWindow, params: Mapping[str, Any], soundlink_conn_id: str, shards: int
+) -> dict[str, Any]:
+    """The run's export plan: its report dates and, under :func:`shard_key`, each shard's campaigns.
 
+    The plan task returns it with ``multiple_outputs``, so each export task pulls only its own share.
     Campaigns come from the ``campaign_ids`` param or, when it is empty, from the campaigns endpoint
-    (see :func:`campaigns_with_possible_rows`). Fails early when the project or bucket is not configured.
+    (see :func:`campaigns_with_possible_rows`); they are dealt round-robin, so shard sizes differ by at
+    most one. Fails early when the project or bucket is not configured.
     """
     for param, variable in (("project_id", "SOUNDLINK_BIGQUERY_PROJECT"), ("bucket", "SOUNDLINK_GCS_BUCKET")):
         if not params.get(param):
@@ -172,36 +211,43 @@ def plan_exports(
             window.end.isoformat(),
             ", ".join(campaign_ids) or "none",
         )
-    return [
-        {
-            "campaign_ids": [campaign_id],
-            "report_start_date": window.start.isoformat(),
-            "report_end_date": window.end.isoformat(),
-        }
-        for campaign_id in campaign_ids
-    ]
+    plan: dict[str, Any] = {
+        "report_start_date": window.start.isoformat(),
+        "report_end_date": window.end.isoformat(),
+    }
+    for shard in range(shards):
+        plan[shard_key(shard)] = campaign_ids[shard::shards]
+        log.info("Export shard %d of %d: %d campaign(s)", shard + 1, shards, len(plan[shard_key(shard)]))
+    return plan
 
 
-def add_export_and_merge_tasks(config: PipelineConfig, export_plan: XComArg) -> None:
-    """Per export: one mapped export task per planned campaign, then one MERGE of all their files.
+def add_export_and_merge_tasks(config: PipelineConfig, plan: PlainXComArg) -> None:
+    """Per export: ``config.export_shards`` export tasks, each over its share of the planned campaigns,
+    then one MERGE of all their files.
 
-    Call it inside the DAG's context, with the output of the task that returned :func:`plan_exports`.
+    Call it inside the DAG's context, with the output of the task that returned :func:`plan_exports`
+    (declared with ``multiple_outputs=True``).
     """
     for kind in ExportKind:
-        exports = SoundlinkExportToGCSOperator.partial(
-            task_id=f"export_{kind.value}",
-            export=kind,
-            bucket="{{ params.bucket }}",
-            object_prefix="{{ params.object_prefix }}",
-            soundlink_conn_id=config.soundlink_conn_id,
-            gcp_conn_id=config.gcp_conn_id,
-            pool=API_POOL,
-            map_index_template="{{ task.campaign_ids | join(', ') }}",
-        ).expand_kwargs(export_plan)
+        shards = [
+            SoundlinkExportToGCSOperator(
+                task_id=f"export_{kind.value}_{shard}",
+                export=kind,
+                campaign_ids=plan[shard_key(shard)],
+                report_start_date=plan["report_start_date"],
+                report_end_date=plan["report_end_date"],
+                bucket="{{ params.bucket }}",
+                object_prefix="{{ params.object_prefix }}",
+                soundlink_conn_id=config.soundlink_conn_id,
+                gcp_conn_id=config.gcp_conn_id,
+                pool=API_POOL,
+            )
+            for shard in range(config.export_shards)
+        ]
         SoundlinkBigQueryMergeOperator(
             task_id=f"merge_{kind.value}",
             export=kind,
-            manifest=exports.output,
+            manifest=[shard.output for shard in shards],
             project_id="{{ params.project_id }}",
             dataset_id="{{ params.dataset_id }}",
             location="{{ params.location }}",
@@ -219,13 +265,16 @@ def table_assets(config: PipelineConfig, kind: ExportKind) -> list[Asset]:
 
 __all__ = [
     "API_POOL",
+    "DEFAULT_EXPORT_SHARDS",
     "DEFAULT_REVISION_DAYS",
     "MERGE_POOL",
     "PipelineConfig",
     "add_export_and_merge_tasks",
     "campaigns_with_possible_rows",
     "parse_campaign_ids",
+    "parse_export_shards",
     "plan_exports",
     "revision_window",
+    "shard_key",
     "table_assets",
 ]

@@ -77,9 +77,10 @@ def entry_window(entry: ManifestEntry) -> DateWindow:
 
 
 def flatten_manifests(manifests: Iterable[Any]) -> list[ManifestEntry]:
-    """The entries of one manifest, or of the manifests a mapped export task returned, as one list.
+    """The entries of one manifest, or of the manifests several export tasks returned, as one list.
 
-    Accepts a list of entries, a list of lists of entries (the XCom of a mapped task), or a mix; every
+    Accepts a list of entries, a list of lists of entries (the outputs of several export tasks, or the
+    XCom of a mapped task), or a mix; every
     entry is checked to have the fields of :class:`ManifestEntry`.
     """
     if isinstance(manifests, (str, bytes, Mapping)):

@@ -1,15 +1,34 @@
 """The BigQuery SQL of the load: identifiers and the MERGE from a staging table into a target table.
 
-The MERGE is written once for real BigQuery and the local-bigquery emulator alike. The emulator runs
-it faithfully but, lacking partitions, reads the whole target; on BigQuery the ``report_date`` window
-in the ON condition and in the NOT MATCHED BY SOURCE condition prunes the target to the window's
-partitions.
+The MERGE is written from BigQuery's documentation, not from what the local-bigquery emulator accepts
+(which runs it through its own reimplementation and cannot show partition pruning). Two documented rules
+make every read of the target prunable to the load's ``report_date`` partitions:
+
+* "Using DML with partitioned tables", Pruning partitions when using a MERGE statement
+  (https://cloud.google.com/bigquery/docs/using-dml-with-partitioned-tables): "If you use the WHEN NOT
+  MATCHED and WHEN NOT MATCHED BY SOURCE clauses together, then BigQuery usually performs a full outer
+  join, which cannot be pruned. However, if the merge condition uses a constant false predicate, then
+  BigQuery can use the filter condition for partition pruning." The MERGE is therefore ``ON FALSE``: it
+  deletes the scope's stored rows (``WHEN NOT MATCHED BY SOURCE AND <partition filter>``) and inserts its
+  new truth (the DML reference calls this "an atomic DELETE on the target plus an INSERT from a source").
+* "Query partitioned tables" (https://cloud.google.com/bigquery/docs/querying-partitioned-tables): "To
+  limit the partitions that are scanned in a query, use a constant expression in your filter." The
+  window's dates are written into the SQL as ``DATE`` literals, never as query parameters or subqueries,
+  and the source reads the stored rows it must keep in a subquery filtered the same way ("you can limit
+  which partitions are scanned by including the partitioning column in either a subquery filter, a
+  search_condition filter, or a merge_condition filter").
+
+Money: NUMERIC holds 9 fractional digits ("Data types", NUMERIC: "Scale: 9"); the API derives values by
+division and documents no scale. Staging types those columns BIGNUMERIC (scale 38), so no load rejects
+a long decimal, and the MERGE rounds them to 9 digits with ``ROUND(x, 9, 'ROUND_HALF_AWAY_FROM_ZERO')``
+("Mathematical functions", ROUND: the default and documented rounding mode), on BigQuery and the
+emulator alike, before storing them as NUMERIC.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
-import textwrap
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -78,16 +97,21 @@ class TableRef:
         return f"{self.project}.{self.dataset}.{self.table}"
 
 
+NUMERIC_SCALE = 9
+"""Fractional digits of BigQuery's NUMERIC; the MERGE rounds staged BIGNUMERIC values to this."""
+ROUNDING_MODE = "ROUND_HALF_AWAY_FROM_ZERO"
+FROM_EXPORT = "_from_export"
+"""The source column that tells a fresh row from a stored one kept because it was exported later."""
+
+
 @dataclass(frozen=True)
 class MergeStatement:
-    """A MERGE for one scope shape; the scope's values travel as named query parameters."""
+    """A MERGE for one window and scope shape; the scope's values travel as named query parameters."""
 
     sql: str
     scope_columns: tuple[str, ...]
 
-    def query_parameters(
-        self, window: DateWindow, scope: Mapping[str, Sequence[str]]
-    ) -> list[dict[str, Any]]:
+    def query_parameters(self, scope: Mapping[str, Sequence[str]]) -> list[dict[str, Any]]:
         """``queryParameters`` of the query job, in the BigQuery REST API's shape.
 
         ``scope`` gives, for each scope column of the statement, the values the load covers, e.g.
@@ -98,10 +122,7 @@ class MergeStatement:
                 f"this MERGE is scoped by {list(self.scope_columns)} besides the dates; got values for "
                 f"{sorted(scope)}"
             )
-        parameters = [
-            _scalar("window_start", "DATE", window.start.isoformat()),
-            _scalar("window_end", "DATE", window.end.isoformat()),
-        ]
+        parameters = []
         for column in self.scope_columns:
             values = scope[column]
             if isinstance(values, str) or not values:
@@ -123,34 +144,34 @@ def scope_parameter(column: str) -> str:
     return f"scope_{column}"
 
 
-def _scalar(name: str, type_: str, value: str) -> dict[str, Any]:
-    return {"name": name, "parameterType": {"type": type_}, "parameterValue": {"value": value}}
-
-
-def _wrapped(opening: str, items: Sequence[str], closing: str) -> str:
-    """``opening`` + the comma-separated ``items`` + ``closing``, wrapped to keep the SQL readable."""
-    return textwrap.fill(
-        opening + ", ".join(items) + closing,
-        width=_SQL_LINE_WIDTH,
-        subsequent_indent="    ",
-        break_long_words=False,
-        break_on_hyphens=False,
-    )
+def _wrapped(opening: str, items: Sequence[str], closing: str, indent: int = 4) -> str:
+    """``opening`` + the comma-separated ``items`` + ``closing``, wrapped between items (never inside
+    one) to keep the SQL readable."""
+    pieces = [f"{item}," for item in items[:-1]] + [f"{items[-1]}{closing}"]
+    lines = [opening + pieces[0]]
+    for piece in pieces[1:]:
+        if len(lines[-1]) + 1 + len(piece) > _SQL_LINE_WIDTH:
+            lines.append(" " * indent + piece)
+        else:
+            lines[-1] += " " + piece
+    return "\n".join(lines)
 
 
 def merge_statement(
     table: TableDefinition,
     target: TableRef,
     staging: TableRef,
+    window: DateWindow,
     scope_columns: Sequence[str],
 ) -> MergeStatement:
     """MERGE the rows of ``staging`` into ``target``, making the fresh export the truth for its scope.
 
-    The scope is the report dates ``@window_start..@window_end`` x, for each of ``scope_columns`` (scope
-    columns of the table definition), the values in the array parameter ``@scope_<column>``. Within it:
-    staging is deduplicated on the primary key keeping the latest ``exported_at``; matched rows are updated
-    unless the staged row is older than the stored one; new rows are inserted; stored rows the export no
-    longer holds are deleted. Rows outside the scope, in staging or in the target, are left alone.
+    The scope is the report dates of ``window`` x, for each of ``scope_columns`` (scope columns of the
+    table definition), the values in the array parameter ``@scope_<column>``. Within it, per primary key:
+    the row with the latest ``exported_at`` among the fresh rows and the stored one is kept (a fresh row
+    wins a tie, and is stamped with the load time; a kept stored row keeps its stamp); a stored row whose
+    key the export no longer holds is deleted. Rows outside the scope, in staging or in the target, are
+    left alone. See the module docstring for why this is one ``ON FALSE`` MERGE.
     """
     if not scope_columns:
         raise ValueError(
@@ -165,41 +186,64 @@ def merge_statement(
         )
     key = table.primary_key
     exported = table.export_column_names
-    date = table.partition_field
+    loaded_at = table.loaded_at_field
+    stored_columns = [*exported, loaded_at]
 
-    def in_window(alias: str) -> str:
-        return f"{alias}.{date} BETWEEN @window_start AND @window_end"
-
-    def in_scope(alias: str) -> list[str]:
-        return [
-            in_window(alias),
+    def in_scope(alias: str) -> str:
+        conditions = [
+            f"{alias}.{table.partition_field} BETWEEN {_date_literal(window.start)} AND "
+            f"{_date_literal(window.end)}",
             *(f"{alias}.{column} IN UNNEST(@{scope_parameter(column)})" for column in scope_columns),
         ]
+        return "\n      AND ".join(conditions)
 
-    # The date window in the ON condition changes no match (report_date is part of the key and every
-    # fresh row lies in the window) but lets BigQuery prune the target to the window's partitions.
-    on = [f"target.{name} = fresh.{name}" for name in key] + [in_window("target")]
+    def fresh_value(name: str) -> str:
+        if table.column(name).type != "NUMERIC":
+            return name
+        return f"CAST(ROUND({name}, {NUMERIC_SCALE}, '{ROUNDING_MODE}') AS NUMERIC) AS {name}"
+
     sql = "\n".join(
         [
             f"MERGE {target.quoted} AS target",
             "USING (",
-            _wrapped("  SELECT ", exported, ""),
-            f"  FROM {staging.quoted} AS staged",
-            "  WHERE " + "\n    AND ".join(in_scope("staged")),
-            _wrapped("  QUALIFY ROW_NUMBER() OVER (PARTITION BY ", key, " ORDER BY exported_at DESC) = 1"),
-            ") AS fresh",
-            "ON " + "\n  AND ".join(on),
-            "WHEN MATCHED AND fresh.exported_at >= target.exported_at THEN UPDATE SET",
-            ",\n".join(
-                [f"  {name} = fresh.{name}" for name in exported if name not in key]
-                + [f"  {table.loaded_at_field} = CURRENT_TIMESTAMP()"]
+            _wrapped("  SELECT ", stored_columns, ""),
+            "  FROM (",
+            _wrapped(
+                "    SELECT ",
+                [
+                    *map(fresh_value, exported),
+                    f"CURRENT_TIMESTAMP() AS {loaded_at}",
+                    f"TRUE AS {FROM_EXPORT}",
+                ],
+                "",
+                indent=6,
             ),
+            f"    FROM {staging.quoted} AS staged",
+            "    WHERE " + in_scope("staged"),
+            "    UNION ALL",
+            _wrapped("    SELECT ", [*stored_columns, f"FALSE AS {FROM_EXPORT}"], "", indent=6),
+            f"    FROM {target.quoted} AS stored",
+            "    WHERE " + in_scope("stored"),
+            "  )",
+            _wrapped(f"  QUALIFY LOGICAL_OR({FROM_EXPORT}) OVER (PARTITION BY ", key, ")"),
+            _wrapped(
+                "    AND ROW_NUMBER() OVER (PARTITION BY ",
+                key,
+                f" ORDER BY exported_at DESC, {FROM_EXPORT} DESC) = 1",
+            ),
+            ") AS source",
+            "ON FALSE",
             "WHEN NOT MATCHED BY TARGET THEN",
-            _wrapped("  INSERT (", [*exported, table.loaded_at_field], ")"),
-            _wrapped("  VALUES (", [*(f"fresh.{name}" for name in exported), "CURRENT_TIMESTAMP()"], ")"),
+            _wrapped("  INSERT (", stored_columns, ")"),
+            _wrapped("  VALUES (", [f"source.{name}" for name in stored_columns], ")"),
             "WHEN NOT MATCHED BY SOURCE",
-            "  AND " + "\n  AND ".join(in_scope("target")),
+            "  AND " + in_scope("target").replace("\n      AND ", "\n  AND "),
             "  THEN DELETE",
         ]
     )
     return MergeStatement(sql=sql, scope_columns=tuple(scope_columns))
+
+
+def _date_literal(day: dt.date) -> str:
+    """A DATE literal: a constant expression, which is what prunes partitions (see the module docstring)."""
+    return f"DATE '{day.isoformat()}'"

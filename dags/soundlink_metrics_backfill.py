@@ -3,12 +3,13 @@
 Use it to load a long history (months or years) or to repair one: trigger it with
 ``{"start_date": "YYYY-MM-DD", "end_date": "YYYY-MM-DD"}`` (both inclusive; optionally
 ``"campaign_ids": [...]``), e.g. ``airflow dags trigger soundlink_metrics_backfill --conf '{...}'``.
-Each campaign is exported in its own mapped task, in 90-day slices (the API's limit), and each export is
-merged into its table with ONE MERGE over the whole range, which makes the fresh export the truth for
+The campaigns are shared among a fixed number of export tasks per export (``SOUNDLINK_EXPORT_SHARDS``),
+which export each campaign in 90-day slices (the API's limit), and each export is merged into its table
+with ONE MERGE over the whole range, which makes the fresh export the truth for
 those campaigns over those dates. Re-running the same range changes nothing unless Soundlink revised it.
 
 For a gap of a few days, backfilling ``soundlink_metrics_daily`` works as well, on Airflow 3.x and 2.11
-(see its documentation for the commands; 2.11 needs one setting): each of its runs reloads its day and
+(see its documentation for the commands): each of its runs reloads its day and
 the 7 before it. A range that reaches today loads up to yesterday, the last closed day.
 
 Campaigns, configuration and pools are those of ``soundlink_metrics_daily``
@@ -52,9 +53,9 @@ with DAG(
     tags=["soundlink"],
 ) as dag:
 
-    @task(pool=API_POOL)
-    def plan_campaign_exports(**context: Any) -> list[dict[str, Any]]:
-        """The export arguments of each campaign over the requested report dates."""
+    @task(pool=API_POOL, multiple_outputs=True)
+    def plan_campaign_exports(**context: Any) -> dict[str, Any]:
+        """The requested report dates and each export shard's campaigns."""
         params = context["params"]
         if not params["start_date"] or not params["end_date"]:
             raise ValueError(
@@ -64,6 +65,6 @@ with DAG(
         window = DateWindow(
             dt.date.fromisoformat(params["start_date"]), dt.date.fromisoformat(params["end_date"])
         )
-        return plan_exports(window, params, CONFIG.soundlink_conn_id)
+        return plan_exports(window, params, CONFIG.soundlink_conn_id, CONFIG.export_shards)
 
     add_export_and_merge_tasks(CONFIG, plan_campaign_exports())

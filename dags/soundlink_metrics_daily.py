@@ -2,9 +2,10 @@
 
 The run for logical date D (its data interval is [D, D+1) UTC; it starts after D+1 00:00 UTC, once D has
 closed) loads report dates D-7 .. D (``revision_days``, 7 by default: Soundlink revises a day for 7 days
-after it closes). For each export (breakdown, engagement) it runs one mapped export task per campaign,
-writing JSONL files to GCS, then ONE MERGE into the export's table, which makes the fresh export the
-truth for those campaigns over those dates. Re-running a day changes nothing unless Soundlink revised it.
+after it closes). For each export (breakdown, engagement) a fixed number of export tasks (shards, set by
+``SOUNDLINK_EXPORT_SHARDS``) each export their share of the campaigns to JSONL files in GCS, then ONE
+MERGE loads them into the export's table, which makes the fresh export the truth for those campaigns
+over those dates. Re-running a day changes nothing unless Soundlink revised it.
 
 Campaigns: the ``campaign_ids`` param (default ``SOUNDLINK_CAMPAIGN_IDS``), or, when empty, every
 campaign the API lists that was created on or before D (see
@@ -17,16 +18,9 @@ D = T - 1 day: ``airflow dags test soundlink_metrics_daily 2026-06-15`` loads 20
 
 Short gaps (up to a few weeks): backfill this DAG; each run loads its D-7 .. D with one MERGE per
 export, so a backfill of A .. B loads report dates A-7 .. B. On Airflow 3.x a running scheduler executes
-the runs of ``airflow backfill create --dag-id soundlink_metrics_daily --from-date A --to-date B``.
-On Airflow 2.11 turn off the task runner's "mini scheduler" for the backfill::
-
-    AIRFLOW__SCHEDULER__SCHEDULE_AFTER_TASK_EXECUTION=False \
-        airflow dags backfill -s A -e B soundlink_metrics_daily
-
-Without that setting the mini scheduler expands the mapped exports before the backfill job does; the job
-then finds no new task instances to run and reports a deadlock. The setting must reach the processes
-that run the tasks: with ``airflow dags backfill``'s Sequential or Local executor, the command's own
-environment. Both backfills of this DAG are tested end to end on Airflow 3.3 and 2.11.
+the runs of ``airflow backfill create --dag-id soundlink_metrics_daily --from-date A --to-date B``; on
+Airflow 2.11 ``airflow dags backfill -s A -e B soundlink_metrics_daily`` runs them. Both are tested end
+to end with Airflow's default configuration.
 
 Long histories (months, years), on any version: trigger ``soundlink_metrics_backfill``, which exports
 any range in 90-day slices and merges it once per export.
@@ -70,11 +64,11 @@ with DAG(
     tags=["soundlink"],
 ) as dag:
 
-    @task(pool=API_POOL)
-    def plan_campaign_exports(**context: Any) -> list[dict[str, Any]]:
-        """The export arguments of each campaign over this run's report dates."""
+    @task(pool=API_POOL, multiple_outputs=True)
+    def plan_campaign_exports(**context: Any) -> dict[str, Any]:
+        """This run's report dates and each export shard's campaigns."""
         params = context["params"]
         window = revision_window(context["data_interval_start"].date(), params["revision_days"])
-        return plan_exports(window, params, CONFIG.soundlink_conn_id)
+        return plan_exports(window, params, CONFIG.soundlink_conn_id, CONFIG.export_shards)
 
     add_export_and_merge_tasks(CONFIG, plan_campaign_exports())

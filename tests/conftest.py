@@ -75,9 +75,32 @@ class GcpEmulators:
         return name
 
 
+def strictly_checked_insert_job(insert_job: Any) -> Any:
+    """``BigQueryHook.insert_job`` that first checks a load job against BigQuery's documented rules
+    (tests/bigquery_rules.py), reading every source object, so a value BigQuery would reject fails the
+    test even where the emulator accepts it."""
+    from airflow.providers.google.cloud.hooks.gcs import GCSHook
+    from bigquery_rules import check_rows, check_source_uris
+
+    def checked(self: Any, **kwargs: Any) -> Any:
+        load = kwargs["configuration"].get("load")
+        if load is not None:
+            check_source_uris(load["sourceUris"])
+            for uri in load["sourceUris"]:
+                bucket, _, name = uri.removeprefix("gs://").partition("/")
+                data = GCSHook().download(bucket_name=bucket, object_name=name)
+                check_rows(load["schema"]["fields"], data.splitlines(), uri)
+        return insert_job(self, **kwargs)
+
+    return checked
+
+
 @pytest.fixture(scope="session")
 def gcp_emulators(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GcpEmulators]:
-    """fake-gcs-server and local-bigquery on free ports, with Airflow's google hooks pointed at them."""
+    """fake-gcs-server and local-bigquery on free ports, with Airflow's google hooks pointed at them,
+    and every load job through ``BigQueryHook`` checked against BigQuery's rules first."""
+    from airflow.providers.google.cloud.hooks.bigquery import BigQueryHook
+
     data_dir = tmp_path_factory.mktemp("gcp")
     started = []
     with pytest.MonkeyPatch.context() as env:
@@ -93,6 +116,7 @@ def gcp_emulators(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GcpEmula
         env.setenv("STORAGE_EMULATOR_HOST", gcs.url)
         env.setenv("BIGQUERY_EMULATOR_HOST", bigquery.url)
         env.setenv("AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT", services.google_connection_json(GCP_PROJECT))
+        env.setattr(BigQueryHook, "insert_job", strictly_checked_insert_job(BigQueryHook.insert_job))
         try:
             yield GcpEmulators(project=GCP_PROJECT, gcs_url=gcs.url, bigquery_url=bigquery.url)
         finally:

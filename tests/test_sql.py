@@ -20,6 +20,7 @@ from airflow_provider_soundlink.windows import DateWindow
 
 TARGET = TableRef("my-project", "marketing", "campaign_country_daily")
 STAGING = TableRef("my-project", "marketing_staging", "campaign_country_daily_run1")
+WINDOW = DateWindow(dt.date(2026, 4, 1), dt.date(2026, 4, 8))
 
 BREAKDOWN_MERGE = """\
 MERGE `my-project.marketing.campaign_country_daily` AS target
@@ -29,48 +30,42 @@ USING (
     campaign_target_spotify_track_id, campaign_target_playlist_id, country_code, impressions,
     ad_clicks, link_clicks, streams, listeners, followers, spend_media, spend_total, fees, currency,
     currency_account, streams_per_listener, cpl, cpf, cost_per_result, cpc_linkclick, ctr_linkclick,
-    ctr_adclick, result_type
-  FROM `my-project.marketing_staging.campaign_country_daily_run1` AS staged
-  WHERE staged.report_date BETWEEN @window_start AND @window_end
-    AND staged.campaign_id IN UNNEST(@scope_campaign_id)
-  QUALIFY ROW_NUMBER() OVER (PARTITION BY provider, account_id, report_date, campaign_id,
-    country_code ORDER BY exported_at DESC) = 1
-) AS fresh
-ON target.provider = fresh.provider
-  AND target.account_id = fresh.account_id
-  AND target.report_date = fresh.report_date
-  AND target.campaign_id = fresh.campaign_id
-  AND target.country_code = fresh.country_code
-  AND target.report_date BETWEEN @window_start AND @window_end
-WHEN MATCHED AND fresh.exported_at >= target.exported_at THEN UPDATE SET
-  schema_version = fresh.schema_version,
-  report_date_timezone = fresh.report_date_timezone,
-  exported_at = fresh.exported_at,
-  campaign_name = fresh.campaign_name,
-  campaign_target_type = fresh.campaign_target_type,
-  campaign_target_isrc = fresh.campaign_target_isrc,
-  campaign_target_spotify_track_id = fresh.campaign_target_spotify_track_id,
-  campaign_target_playlist_id = fresh.campaign_target_playlist_id,
-  impressions = fresh.impressions,
-  ad_clicks = fresh.ad_clicks,
-  link_clicks = fresh.link_clicks,
-  streams = fresh.streams,
-  listeners = fresh.listeners,
-  followers = fresh.followers,
-  spend_media = fresh.spend_media,
-  spend_total = fresh.spend_total,
-  fees = fresh.fees,
-  currency = fresh.currency,
-  currency_account = fresh.currency_account,
-  streams_per_listener = fresh.streams_per_listener,
-  cpl = fresh.cpl,
-  cpf = fresh.cpf,
-  cost_per_result = fresh.cost_per_result,
-  cpc_linkclick = fresh.cpc_linkclick,
-  ctr_linkclick = fresh.ctr_linkclick,
-  ctr_adclick = fresh.ctr_adclick,
-  result_type = fresh.result_type,
-  _loaded_at = CURRENT_TIMESTAMP()
+    ctr_adclick, result_type, _loaded_at
+  FROM (
+    SELECT provider, account_id, schema_version, report_date, report_date_timezone, exported_at,
+      campaign_id, campaign_name, campaign_target_type, campaign_target_isrc,
+      campaign_target_spotify_track_id, campaign_target_playlist_id, country_code, impressions,
+      ad_clicks, link_clicks, streams, listeners, followers,
+      CAST(ROUND(spend_media, 9, 'ROUND_HALF_AWAY_FROM_ZERO') AS NUMERIC) AS spend_media,
+      CAST(ROUND(spend_total, 9, 'ROUND_HALF_AWAY_FROM_ZERO') AS NUMERIC) AS spend_total,
+      CAST(ROUND(fees, 9, 'ROUND_HALF_AWAY_FROM_ZERO') AS NUMERIC) AS fees, currency,
+      currency_account, streams_per_listener,
+      CAST(ROUND(cpl, 9, 'ROUND_HALF_AWAY_FROM_ZERO') AS NUMERIC) AS cpl,
+      CAST(ROUND(cpf, 9, 'ROUND_HALF_AWAY_FROM_ZERO') AS NUMERIC) AS cpf,
+      CAST(ROUND(cost_per_result, 9, 'ROUND_HALF_AWAY_FROM_ZERO') AS NUMERIC) AS cost_per_result,
+      CAST(ROUND(cpc_linkclick, 9, 'ROUND_HALF_AWAY_FROM_ZERO') AS NUMERIC) AS cpc_linkclick,
+      ctr_linkclick, ctr_adclick, result_type, CURRENT_TIMESTAMP() AS _loaded_at,
+      TRUE AS _from_export
+    FROM `my-project.marketing_staging.campaign_country_daily_run1` AS staged
+    WHERE staged.report_date BETWEEN DATE '2026-04-01' AND DATE '2026-04-08'
+      AND staged.campaign_id IN UNNEST(@scope_campaign_id)
+    UNION ALL
+    SELECT provider, account_id, schema_version, report_date, report_date_timezone, exported_at,
+      campaign_id, campaign_name, campaign_target_type, campaign_target_isrc,
+      campaign_target_spotify_track_id, campaign_target_playlist_id, country_code, impressions,
+      ad_clicks, link_clicks, streams, listeners, followers, spend_media, spend_total, fees,
+      currency, currency_account, streams_per_listener, cpl, cpf, cost_per_result, cpc_linkclick,
+      ctr_linkclick, ctr_adclick, result_type, _loaded_at, FALSE AS _from_export
+    FROM `my-project.marketing.campaign_country_daily` AS stored
+    WHERE stored.report_date BETWEEN DATE '2026-04-01' AND DATE '2026-04-08'
+      AND stored.campaign_id IN UNNEST(@scope_campaign_id)
+  )
+  QUALIFY LOGICAL_OR(_from_export) OVER (PARTITION BY provider, account_id, report_date,
+    campaign_id, country_code)
+    AND ROW_NUMBER() OVER (PARTITION BY provider, account_id, report_date, campaign_id,
+    country_code ORDER BY exported_at DESC, _from_export DESC) = 1
+) AS source
+ON FALSE
 WHEN NOT MATCHED BY TARGET THEN
   INSERT (provider, account_id, schema_version, report_date, report_date_timezone, exported_at,
     campaign_id, campaign_name, campaign_target_type, campaign_target_isrc,
@@ -78,90 +73,130 @@ WHEN NOT MATCHED BY TARGET THEN
     ad_clicks, link_clicks, streams, listeners, followers, spend_media, spend_total, fees, currency,
     currency_account, streams_per_listener, cpl, cpf, cost_per_result, cpc_linkclick, ctr_linkclick,
     ctr_adclick, result_type, _loaded_at)
-  VALUES (fresh.provider, fresh.account_id, fresh.schema_version, fresh.report_date,
-    fresh.report_date_timezone, fresh.exported_at, fresh.campaign_id, fresh.campaign_name,
-    fresh.campaign_target_type, fresh.campaign_target_isrc, fresh.campaign_target_spotify_track_id,
-    fresh.campaign_target_playlist_id, fresh.country_code, fresh.impressions, fresh.ad_clicks,
-    fresh.link_clicks, fresh.streams, fresh.listeners, fresh.followers, fresh.spend_media,
-    fresh.spend_total, fresh.fees, fresh.currency, fresh.currency_account,
-    fresh.streams_per_listener, fresh.cpl, fresh.cpf, fresh.cost_per_result, fresh.cpc_linkclick,
-    fresh.ctr_linkclick, fresh.ctr_adclick, fresh.result_type, CURRENT_TIMESTAMP())
+  VALUES (source.provider, source.account_id, source.schema_version, source.report_date,
+    source.report_date_timezone, source.exported_at, source.campaign_id, source.campaign_name,
+    source.campaign_target_type, source.campaign_target_isrc,
+    source.campaign_target_spotify_track_id, source.campaign_target_playlist_id,
+    source.country_code, source.impressions, source.ad_clicks, source.link_clicks, source.streams,
+    source.listeners, source.followers, source.spend_media, source.spend_total, source.fees,
+    source.currency, source.currency_account, source.streams_per_listener, source.cpl, source.cpf,
+    source.cost_per_result, source.cpc_linkclick, source.ctr_linkclick, source.ctr_adclick,
+    source.result_type, source._loaded_at)
 WHEN NOT MATCHED BY SOURCE
-  AND target.report_date BETWEEN @window_start AND @window_end
+  AND target.report_date BETWEEN DATE '2026-04-01' AND DATE '2026-04-08'
   AND target.campaign_id IN UNNEST(@scope_campaign_id)
   THEN DELETE"""
 
 
 def test_breakdown_merge_text_is_pinned() -> None:
-    statement = merge_statement(table_definition(ExportKind.BREAKDOWN), TARGET, STAGING, ("campaign_id",))
+    statement = merge_statement(
+        table_definition(ExportKind.BREAKDOWN), TARGET, STAGING, WINDOW, ("campaign_id",)
+    )
 
     assert statement.sql == BREAKDOWN_MERGE
 
 
-def test_engagement_merge_scoped_by_context_filters_staging_and_deletes_by_context() -> None:
+def _merge(kind: ExportKind | str, scope_columns: tuple[str, ...]) -> str:
+    table = table_definition(kind)
+    target = TableRef("my-project", "marketing", table.name)
+    staging = TableRef("my-project", "marketing", f"{table.name}__staging_0123")
+    return merge_statement(table, target, staging, WINDOW, scope_columns).sql
+
+
+MERGES = {
+    "breakdown": (ExportKind.BREAKDOWN, ("campaign_id",)),
+    "engagement": (ExportKind.ENGAGEMENT, ("campaign_id", "engagement_context")),
+    "link clicks": (
+        "link_clicks_daily",
+        ("group_by", "filter_campaign_id", "filter_subscriber_id", "filter_profile_id"),
+    ),
+}
+PARTITION_FILTER = "report_date BETWEEN DATE '2026-04-01' AND DATE '2026-04-08'"
+
+
+@pytest.mark.parametrize(("kind", "scope_columns"), MERGES.values(), ids=MERGES.keys())
+def test_the_merge_has_the_constant_false_shape_bigquery_prunes(
+    kind: ExportKind | str, scope_columns: tuple[str, ...]
+) -> None:
+    # "Using DML with partitioned tables": WHEN NOT MATCHED and WHEN NOT MATCHED BY SOURCE together are a
+    # full outer join that cannot be pruned, "However, if the merge condition uses a constant false
+    # predicate, then BigQuery can use the filter condition for partition pruning."
+    sql = _merge(kind, scope_columns)
+
+    assert "\nON FALSE\n" in sql
+    assert "WHEN MATCHED" not in sql
+    clauses = [line for line in sql.splitlines() if line.startswith("WHEN ")]
+    assert clauses == ["WHEN NOT MATCHED BY TARGET THEN", "WHEN NOT MATCHED BY SOURCE"]
+    delete = sql[sql.index("WHEN NOT MATCHED BY SOURCE") :]
+    assert f"  AND target.{PARTITION_FILTER}\n" in delete
+    assert delete.endswith("  THEN DELETE")
+
+
+@pytest.mark.parametrize(("kind", "scope_columns"), MERGES.values(), ids=MERGES.keys())
+def test_every_read_of_the_target_and_staging_filters_partitions_by_constant_dates(
+    kind: ExportKind | str, scope_columns: tuple[str, ...]
+) -> None:
+    # "Query partitioned tables": "To limit the partitions that are scanned in a query, use a constant
+    # expression in your filter." Parameters and subqueries are not documented to prune; literals are.
+    sql = _merge(kind, scope_columns)
+    table = table_definition(kind)
+
+    assert "@window" not in sql
+    assert sql.count(f"`my-project.marketing.{table.name}`") == 2
+    assert f"FROM `my-project.marketing.{table.name}` AS stored\n    WHERE stored.{PARTITION_FILTER}\n" in sql
+    assert f"FROM `my-project.marketing.{table.name}__staging_0123` AS staged\n" in sql
+    assert f"    WHERE staged.{PARTITION_FILTER}\n" in sql
+    for alias in ("staged", "stored", "target"):
+        for column in scope_columns:
+            assert f"{alias}.{column} IN UNNEST(@scope_{column})" in sql
+
+
+def test_money_is_rounded_to_numeric_scale_by_the_documented_rounding_mode_and_nothing_else_is() -> None:
+    sql = _merge(ExportKind.BREAKDOWN, ("campaign_id",))
+    table = table_definition(ExportKind.BREAKDOWN)
+    numeric = [column.name for column in table.columns if column.type == "NUMERIC"]
+
+    assert numeric == ["spend_media", "spend_total", "fees", "cpl", "cpf", "cost_per_result", "cpc_linkclick"]
+    for name in numeric:
+        assert f"CAST(ROUND({name}, 9, 'ROUND_HALF_AWAY_FROM_ZERO') AS NUMERIC) AS {name}" in sql
+    assert sql.count("ROUND(") == len(numeric)
+    staging_types = {field["name"]: field["type"] for field in table.staging_schema()}
+    assert {name for name, type_ in staging_types.items() if type_ == "BIGNUMERIC"} == set(numeric)
+    assert table.loaded_at_field not in staging_types
+
+
+def test_the_latest_export_wins_per_key_and_only_keys_the_export_holds_survive() -> None:
+    words = " ".join(_merge(ExportKind.ENGAGEMENT, ("campaign_id", "engagement_context")).split())
+    key = (
+        "provider, account_id, report_date, campaign_id, engagement_context, country_code, "
+        "engaged_spotify_track_id"
+    )
+
+    # Fresh and stored rows of the scope side by side: a key survives only if the export holds it, and
+    # then with its latest exported_at (a fresh row wins a tie).
+    assert "TRUE AS _from_export FROM `my-project.marketing.campaign_engagement_daily__staging_0123`" in words
+    assert "FALSE AS _from_export FROM `my-project.marketing.campaign_engagement_daily` AS stored" in words
+    assert f"QUALIFY LOGICAL_OR(_from_export) OVER (PARTITION BY {key})" in words
+    assert (
+        f"AND ROW_NUMBER() OVER (PARTITION BY {key} ORDER BY exported_at DESC, _from_export DESC) = 1"
+        in words
+    )
+
+
+def test_query_parameters_carry_each_scope_column() -> None:
     statement = merge_statement(
         table_definition(ExportKind.ENGAGEMENT),
-        TableRef("my-project", "marketing", "campaign_engagement_daily"),
-        TableRef("my-project", "marketing", "campaign_engagement_daily_staging"),
+        TARGET,
+        STAGING,
+        WINDOW,
         ("campaign_id", "engagement_context"),
     )
 
-    assert "    AND staged.engagement_context IN UNNEST(@scope_engagement_context)\n" in statement.sql
-    assert statement.sql.endswith(
-        "WHEN NOT MATCHED BY SOURCE\n"
-        "  AND target.report_date BETWEEN @window_start AND @window_end\n"
-        "  AND target.campaign_id IN UNNEST(@scope_campaign_id)\n"
-        "  AND target.engagement_context IN UNNEST(@scope_engagement_context)\n"
-        "  THEN DELETE"
-    )
-    assert (
-        "  QUALIFY ROW_NUMBER() OVER (PARTITION BY provider, account_id, report_date, campaign_id,\n"
-        "    engagement_context, country_code, engaged_spotify_track_id ORDER BY exported_at DESC) = 1\n"
-    ) in statement.sql
-
-
-def test_link_clicks_merge_is_scoped_by_grouping_and_filters() -> None:
-    statement = merge_statement(
-        table_definition("link_clicks_daily"),
-        TableRef("my-project", "marketing", "link_clicks_daily"),
-        TableRef("my-project", "marketing", "link_clicks_daily_staging"),
-        ("group_by", "filter_campaign_id", "filter_subscriber_id", "filter_profile_id"),
-    )
-
-    assert statement.sql.endswith(
-        "WHEN NOT MATCHED BY SOURCE\n"
-        "  AND target.report_date BETWEEN @window_start AND @window_end\n"
-        "  AND target.group_by IN UNNEST(@scope_group_by)\n"
-        "  AND target.filter_campaign_id IN UNNEST(@scope_filter_campaign_id)\n"
-        "  AND target.filter_subscriber_id IN UNNEST(@scope_filter_subscriber_id)\n"
-        "  AND target.filter_profile_id IN UNNEST(@scope_filter_profile_id)\n"
-        "  THEN DELETE"
-    )
-    assert statement.scope_columns == (
-        "group_by",
-        "filter_campaign_id",
-        "filter_subscriber_id",
-        "filter_profile_id",
-    )
-
-
-def test_query_parameters_carry_the_window_and_each_scope_column() -> None:
-    statement = merge_statement(
-        table_definition(ExportKind.ENGAGEMENT), TARGET, STAGING, ("campaign_id", "engagement_context")
-    )
-
     parameters = statement.query_parameters(
-        DateWindow(dt.date(2026, 4, 1), dt.date(2026, 6, 29)),
         {"engagement_context": ["playlist"], "campaign_id": ["camp_a", "8ccd7b88-2591"]},
     )
 
     assert parameters == [
-        {
-            "name": "window_start",
-            "parameterType": {"type": "DATE"},
-            "parameterValue": {"value": "2026-04-01"},
-        },
-        {"name": "window_end", "parameterType": {"type": "DATE"}, "parameterValue": {"value": "2026-06-29"}},
         {
             "name": "scope_campaign_id",
             "parameterType": {"type": "ARRAY", "arrayType": {"type": "STRING"}},
@@ -185,10 +220,12 @@ def test_query_parameters_carry_the_window_and_each_scope_column() -> None:
     ],
 )
 def test_query_parameters_refuse_a_bad_scope(scope: dict[str, Any], message: str) -> None:
-    statement = merge_statement(table_definition(ExportKind.BREAKDOWN), TARGET, STAGING, ("campaign_id",))
+    statement = merge_statement(
+        table_definition(ExportKind.BREAKDOWN), TARGET, STAGING, WINDOW, ("campaign_id",)
+    )
 
     with pytest.raises(ValueError, match=message):
-        statement.query_parameters(DateWindow(dt.date(2026, 4, 1), dt.date(2026, 4, 2)), scope)
+        statement.query_parameters(scope)
 
 
 @pytest.mark.parametrize("column", ["streams", "campaign_name", "country_code", "no_such_column"])
@@ -196,12 +233,14 @@ def test_only_the_table_definitions_scope_columns_can_bound_a_merge(column: str)
     with pytest.raises(
         ValueError, match=rf"\['{column}'\] are not scope columns of 'campaign_engagement_daily'"
     ):
-        merge_statement(table_definition(ExportKind.ENGAGEMENT), TARGET, STAGING, ("campaign_id", column))
+        merge_statement(
+            table_definition(ExportKind.ENGAGEMENT), TARGET, STAGING, WINDOW, ("campaign_id", column)
+        )
 
 
 def test_a_merge_bound_by_the_dates_alone_is_refused() -> None:
     with pytest.raises(ValueError, match="needs at least one of its scope columns"):
-        merge_statement(table_definition(ExportKind.BREAKDOWN), TARGET, STAGING, ())
+        merge_statement(table_definition(ExportKind.BREAKDOWN), TARGET, STAGING, WINDOW, ())
 
 
 def test_table_ref_quotes_the_whole_path() -> None:

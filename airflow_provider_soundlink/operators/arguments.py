@@ -54,14 +54,15 @@ def export_window(report_start_date: object, report_end_date: object) -> DateWin
 
 
 def campaign_id_list(campaign_ids: object) -> list[str]:
-    """The campaign ids as a list without duplicates (first occurrence kept), refusing anything else."""
+    """The campaign ids as a list without duplicates (first occurrence kept), refusing anything else.
+
+    An empty list is valid: an export shard of a run with fewer campaigns than shards exports nothing.
+    """
     if isinstance(campaign_ids, (str, bytes)) or not isinstance(campaign_ids, Sequence):
         raise ValueError(
             f"campaign_ids must be a list of campaign id strings, got {campaign_ids!r}; pass a list, an "
             "XComArg returning one, or a template with render_template_as_native_obj=True on the DAG"
         )
-    if not campaign_ids:
-        raise ValueError("campaign_ids is empty: give at least one campaign id to export")
     unusable = [
         campaign_id for campaign_id in campaign_ids if not isinstance(campaign_id, str) or not campaign_id
     ]

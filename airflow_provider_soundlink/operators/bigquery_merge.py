@@ -1,17 +1,15 @@
-"""Load an export's GCS objects into BigQuery with one load job and one MERGE."""
+"""Load an export's GCS objects into BigQuery: load jobs into a staging table, then one MERGE."""
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import re
-import secrets
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-from airflow.providers.google.cloud.hooks.bigquery import BigQueryHook
-from google.api_core.exceptions import GoogleAPICallError
-from google.cloud.bigquery import LoadJob, QueryJob
+from google.api_core.exceptions import Conflict, GoogleAPICallError, NotFound
 from tenacity import (
     RetryCallState,
     Retrying,
@@ -20,7 +18,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from airflow_provider_soundlink.compat import Asset, BaseOperator, Context
+from airflow_provider_soundlink.compat import AirflowSkipException, Asset, BaseOperator, Context
 from airflow_provider_soundlink.exports import ExportKind
 from airflow_provider_soundlink.manifest import (
     EXPORT_TABLES,
@@ -33,14 +31,34 @@ from airflow_provider_soundlink.operators.arguments import is_template
 from airflow_provider_soundlink.schemas import TableDefinition, table_definition
 from airflow_provider_soundlink.sql import TableRef, merge_statement
 
+if TYPE_CHECKING:
+    from airflow.providers.google.cloud.hooks.bigquery import BigQueryHook
+    from google.cloud.bigquery import LoadJob, QueryJob
+    from google.cloud.bigquery.job import _AsyncJob
+
 MERGE_POOL = "soundlink_bigquery_merge"
 """The pool (one slot) that serialises the MERGEs into the Soundlink tables; see the operator."""
 
+MAX_SOURCE_URIS_PER_LOAD_JOB = 10_000
+"""BigQuery "Quotas and limits", load jobs: "A job configuration can have up to 10,000 source URIs."."""
+
+# BigQuery's message names the table in some reports ("Could not serialize access to table p:d.t due to
+# concurrent update") and not in others; both mean the statement changed nothing.
 _CONCURRENT_UPDATE = re.compile(
-    r"could not serialize access to table .* due to concurrent update"
+    r"could not serialize access to table(?:\s.*?)?\s+due to concurrent update"
     r"|transaction is aborted due to concurrent update",
     re.IGNORECASE | re.DOTALL,
 )
+# BigQuery job ids: "letters (a-z, A-Z), numbers (0-9), underscores (_), or dashes (-)", at most 1,024.
+_JOB_ID_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
+_JOB_ID_READABLE_CHARACTERS = 200
+# "Loading data from Cloud Storage": the dataset "must be in the same regional or multi-regional location
+# as the Cloud Storage bucket"; "Locations": a US multi-region dataset may load from a bucket in Iowa
+# (us-central1) or a dual-region including it, an EU one from the Netherlands (europe-west4) likewise.
+_COLOCATED_BUCKET_LOCATIONS = {
+    "US": frozenset({"US-CENTRAL1", "NAM4"}),
+    "EU": frozenset({"EUROPE-WEST4", "EUR4"}),
+}
 
 
 def is_concurrent_update_error(error: BaseException) -> bool:
@@ -55,38 +73,77 @@ def bigquery_asset_uri(project_id: str, dataset_id: str, table_id: str) -> str:
     return f"bigquery://{project_id}/{dataset_id}/{table_id}"
 
 
-def staging_table_name(table_name: str, context: Context) -> str:
-    """A staging table name unique to this try of this task instance, and random beyond that.
+def try_key(context: Context) -> str:
+    """What names this execution of a task try: dag, run, task, map index, try number, and its identity.
 
-    The hash names the try (dag, run, task, map index, try number), so a leftover table can be matched to
-    it; the random part keeps two processes of the same try (a zombie and its replacement) apart.
+    Airflow 3 gives each try its own ``ti.id``, which a second delivery of the same try shares. Airflow
+    2.11 has none, so the run's database id stands in: ``airflow dags test`` of the same date again
+    recreates the run (same run id, try 1), and must run its jobs again, not reattach to the last ones.
     """
     ti = context["ti"]
-    try_key = f"{ti.dag_id}\x00{ti.run_id}\x00{ti.task_id}\x00{ti.map_index}\x00{ti.try_number}"
-    digest = hashlib.sha256(try_key.encode()).hexdigest()[:16]
-    return f"{table_name}__staging_{digest}_{secrets.token_hex(4)}"
+    identity = getattr(ti, "id", None) or getattr(context.get("dag_run"), "id", None)
+    return "\x00".join(map(str, (ti.dag_id, ti.run_id, ti.task_id, ti.map_index, ti.try_number, identity)))
+
+
+def staging_table_name(table_name: str, context: Context) -> str:
+    """The staging table of this try of this task instance.
+
+    Fixed per try, so a second process of the same try (a task the executor delivered twice, or one
+    started again after its worker died) finds the table, and the jobs, of the first.
+    """
+    digest = hashlib.sha256(try_key(context).encode()).hexdigest()[:16]
+    return f"{table_name}__staging_{digest}"
+
+
+def job_id(context: Context, step: str, configuration: dict[str, Any]) -> str:
+    """A BigQuery job id fixed by the try, the step and the job's configuration.
+
+    A second process of the same try submits the same id, gets "Already Exists" and reattaches to the
+    job instead of running it twice; the configuration in the hash keeps apart two Airflow deployments
+    that share dag and run ids but load other tables (as the google provider's ``generate_job_id`` does).
+    """
+    ti = context["ti"]
+    digest = hashlib.sha256(
+        f"{try_key(context)}\x00{step}\x00{json.dumps(configuration, sort_keys=True)}".encode()
+    ).hexdigest()
+    readable = _JOB_ID_UNSAFE.sub("_", f"soundlink_{ti.dag_id}_{ti.task_id}_{step}")
+    return f"{readable[:_JOB_ID_READABLE_CHARACTERS]}_{digest}"
+
+
+def locations_compatible(dataset_location: str, bucket_location: str) -> bool:
+    """Whether a dataset in ``dataset_location`` can load from a bucket in ``bucket_location``."""
+    dataset, bucket = dataset_location.upper(), bucket_location.upper()
+    return dataset == bucket or bucket in _COLOCATED_BUCKET_LOCATIONS.get(dataset, frozenset())
 
 
 class SoundlinkBigQueryMergeOperator(BaseOperator):
-    """Load the objects of an export manifest into a BigQuery table: one load job, then one MERGE.
+    """Load the objects of an export manifest into a BigQuery table: load jobs, then one MERGE.
 
     The manifest (the return value of
-    :class:`~airflow_provider_soundlink.operators.export_to_gcs.SoundlinkExportToGCSOperator`, or the list
-    of those from a mapped export task, or of
+    :class:`~airflow_provider_soundlink.operators.export_to_gcs.SoundlinkExportToGCSOperator`, or a list
+    of those from several export tasks, or of
     :class:`~airflow_provider_soundlink.operators.link_stats_to_gcs.SoundlinkLinkStatsToGCSOperator`)
     defines the scope: the window from its earliest start to its latest end x the values it covers of the
     table definition's scope columns (its campaigns, and its engagement context if it has one; for link
     statistics its groupings and filters). Every combination must have been exported over that whole
-    window, because inside the scope the export is the truth: the MERGE updates
-    rows (unless the stored row was exported later), inserts new ones, and deletes stored rows the export no
-    longer holds. Rows outside the scope are never touched.
+    window, because inside the scope the export is the truth: per primary key the row with the latest
+    ``exported_at`` is kept (a stored row exported later than the fresh one stays), new rows are inserted,
+    and stored rows the export no longer holds are deleted. Rows outside the scope are never touched.
 
-    Steps: create the dataset and the target table if missing (partitioned by ``report_date``, clustered,
-    from the table definition); create a staging table that expires after ``staging_expiration``; load all
-    non-empty objects into it with one ``NEWLINE_DELIMITED_JSON`` load job (fields the definition lacks are
-    ignored); run one MERGE with the scope as query parameters; drop the staging table whatever happened.
-    A MERGE that BigQuery aborts because of a concurrent update of the same table is retried with
-    exponential backoff; any other error fails the task at once and leaves the target as it was.
+    Steps: look the dataset up and create it only if it is missing (in ``location``); check that the
+    buckets of the objects are in a location the dataset can load from, where the bucket's location can be
+    read; create the target table if missing (partitioned by ``report_date``, clustered, from the table
+    definition); create a staging table that expires after ``staging_expiration``; load the non-empty
+    objects into it with ``NEWLINE_DELIMITED_JSON`` load jobs of at most ``max_uris_per_load_job`` URIs
+    each (BigQuery takes 10,000); run ONE MERGE, whose every read of the target is pruned to the window's
+    partitions (see :mod:`airflow_provider_soundlink.sql`); drop the staging table whatever happened. The
+    MERGE is one statement, so the target changes completely or not at all.
+
+    Every job's id is fixed by the task try, the step and the job's configuration: a second process of
+    the same try (a task delivered twice, or started again after its worker died) reattaches to the
+    jobs the first submitted instead of running them again. A MERGE that BigQuery aborts because of a
+    concurrent update of the same table is retried with exponential backoff; any other error fails the
+    task at once and leaves the target as it was.
 
     BigQuery aborts all but one of concurrent MERGEs into a table, so runs that overlap (a daily run and a
     backfill) waste retries. Serialise them with a pool of one slot::
@@ -100,14 +157,19 @@ class SoundlinkBigQueryMergeOperator(BaseOperator):
 
     :param export: ``"breakdown"``, ``"engagement"`` (or an :class:`ExportKind`) or ``"link_stats"``; must
         match the manifest.
-    :param manifest: a manifest, or a list of manifests from a mapped export task (templated).
+    :param manifest: a manifest, or a list of manifests from several export tasks (templated). When
+        every manifest is empty (nothing was exported), the task is skipped.
     :param project_id: the BigQuery project of the dataset (templated).
     :param dataset_id: the dataset of the target and staging tables (templated).
     :param table_id: the target table (templated); defaults to the export's table name.
-    :param location: the BigQuery location for the dataset and the jobs (templated).
+    :param location: the BigQuery location for the dataset and the jobs (templated); None takes the
+        existing dataset's location (a missing dataset is then created in BigQuery's default, ``US``).
     :param gcp_conn_id: the Google Cloud connection.
     :param impersonation_chain: service account(s) to impersonate (templated).
     :param staging_expiration: how long a staging table lives if dropping it fails.
+    :param max_uris_per_load_job: source URIs per load job, at most BigQuery's 10,000.
+    :param maximum_bytes_billed: fail the MERGE, without charge, if it would bill more bytes than this
+        (``maximumBytesBilled``); None leaves the project's default.
     :param merge_max_attempts: attempts of the MERGE when concurrent updates abort it.
     :param merge_retry_initial_wait: first wait before retrying an aborted MERGE; doubles each time.
     :param merge_retry_max_wait: the longest wait between two MERGE attempts.
@@ -135,6 +197,8 @@ class SoundlinkBigQueryMergeOperator(BaseOperator):
         gcp_conn_id: str = "google_cloud_default",
         impersonation_chain: str | Sequence[str] | None = None,
         staging_expiration: dt.timedelta = dt.timedelta(hours=6),
+        max_uris_per_load_job: int = MAX_SOURCE_URIS_PER_LOAD_JOB,
+        maximum_bytes_billed: int | None = None,
         merge_max_attempts: int = 5,
         merge_retry_initial_wait: dt.timedelta = dt.timedelta(seconds=5),
         merge_retry_max_wait: dt.timedelta = dt.timedelta(minutes=2),
@@ -148,6 +212,15 @@ class SoundlinkBigQueryMergeOperator(BaseOperator):
             kwargs.setdefault("outlets", [Asset(bigquery_asset_uri(project_id, dataset_id, table_id))])
         if staging_expiration <= dt.timedelta(0):
             raise ValueError(f"staging_expiration must be positive, got {staging_expiration}")
+        if not 1 <= max_uris_per_load_job <= MAX_SOURCE_URIS_PER_LOAD_JOB:
+            raise ValueError(
+                f"max_uris_per_load_job must be 1 to {MAX_SOURCE_URIS_PER_LOAD_JOB} (BigQuery's limit of "
+                f"source URIs per load job), got {max_uris_per_load_job}"
+            )
+        if maximum_bytes_billed is not None and maximum_bytes_billed < 1:
+            raise ValueError(
+                f"maximum_bytes_billed must be a positive number of bytes or None, got {maximum_bytes_billed}"
+            )
         if merge_max_attempts < 1:
             raise ValueError(f"merge_max_attempts must be at least 1, got {merge_max_attempts}")
         super().__init__(**kwargs)
@@ -160,12 +233,18 @@ class SoundlinkBigQueryMergeOperator(BaseOperator):
         self.gcp_conn_id = gcp_conn_id
         self.impersonation_chain = impersonation_chain
         self.staging_expiration = staging_expiration
+        self.max_uris_per_load_job = max_uris_per_load_job
+        self.maximum_bytes_billed = maximum_bytes_billed
         self.merge_max_attempts = merge_max_attempts
         self.merge_retry_initial_wait = merge_retry_initial_wait
         self.merge_retry_max_wait = merge_retry_max_wait
 
     def execute(self, context: Context) -> dict[str, Any]:
         entries = flatten_manifests(self.manifest)
+        if not entries:
+            raise AirflowSkipException(
+                "The export tasks exported nothing (the run planned no campaigns): nothing to load"
+            )
         scope = manifest_scope(entries)
         if scope.export != self.export:
             raise ValueError(
@@ -175,24 +254,27 @@ class SoundlinkBigQueryMergeOperator(BaseOperator):
         table = table_definition(scope.table)
         target = TableRef(self.project_id, self.dataset_id, self.table_id)
         staging = TableRef(self.project_id, self.dataset_id, staging_table_name(table.name, context))
+        uris = [entry["uri"] for entry in entries if entry["row_count"] > 0]
+        # Imported here, not at module level: DAG files import this module on every parse, and the
+        # BigQuery hook brings pandas and more (seconds and about 100 MiB per parse).
+        from airflow.providers.google.cloud.hooks.bigquery import BigQueryHook
+
         hook = BigQueryHook(
             gcp_conn_id=self.gcp_conn_id,
             location=self.location,
             impersonation_chain=self.impersonation_chain,
             use_legacy_sql=False,
         )
-        hook.create_empty_dataset(
-            dataset_id=target.dataset, project_id=target.project, location=self.location, exists_ok=True
-        )
+        location = self._dataset_location(hook, target)
+        self._check_bucket_locations(location, uris)
         hook.create_table(
             dataset_id=target.dataset,
             table_id=target.table,
             table_resource=table.table_resource(),
             project_id=target.project,
-            location=self.location,
+            location=location,
             exists_ok=True,
         )
-        uris = [entry["uri"] for entry in entries if entry["row_count"] > 0]
         self.log.info(
             "Loading %d of %d exported objects (the rest are empty) for %s over %s into %s",
             len(uris),
@@ -201,10 +283,10 @@ class SoundlinkBigQueryMergeOperator(BaseOperator):
             scope.window,
             target,
         )
-        self._create_staging_table(hook, table, staging)
+        self._create_staging_table(hook, table, staging, location)
         try:
-            rows_loaded = self._load(hook, table, staging, uris) if uris else 0
-            rows_affected = self._merge(hook, table, target, staging, scope)
+            rows_loaded = self._load(hook, context, table, staging, uris, location)
+            rows_affected = self._merge(hook, context, table, target, staging, scope, location)
         finally:
             hook.delete_table(table_id=str(staging), not_found_ok=True, project_id=staging.project)
         self.log.info(
@@ -224,28 +306,114 @@ class SoundlinkBigQueryMergeOperator(BaseOperator):
             "rows_affected": rows_affected,
         }
 
-    def _create_staging_table(self, hook: BigQueryHook, table: TableDefinition, staging: TableRef) -> None:
+    def _dataset_location(self, hook: BigQueryHook, target: TableRef) -> str:
+        """The dataset's location, creating the dataset only if it is missing.
+
+        Looked up first: creating one, even with ``exists_ok``, needs ``bigquery.datasets.create``, which
+        a least-privilege service account that only loads into an existing dataset does not hold.
+        """
+        try:
+            dataset = hook.get_dataset(dataset_id=target.dataset, project_id=target.project)
+        except NotFound:
+            self.log.info("Dataset %s.%s does not exist; creating it", target.project, target.dataset)
+            created = hook.create_empty_dataset(
+                dataset_id=target.dataset, project_id=target.project, location=self.location, exists_ok=True
+            )
+            return str(created.get("location") or self.location or "US")
+        existing = str(dataset.location or "")
+        if self.location and existing and existing.upper() != self.location.upper():
+            raise ValueError(
+                f"dataset {target.project}.{target.dataset} is in {existing}, not in "
+                f"location={self.location!r}; set location to {existing!r} (the DAG param or "
+                f"SOUNDLINK_BIGQUERY_LOCATION), or load into a dataset in {self.location}"
+            )
+        return existing or self.location or "US"
+
+    def _check_bucket_locations(self, dataset_location: str, uris: Sequence[str]) -> None:
+        """Fails before any job when a bucket is in a location the dataset cannot load from.
+
+        Reading a bucket's location needs ``storage.buckets.get``; without it the check is skipped and
+        BigQuery's own error, if any, comes from the load job.
+        """
+        from airflow.providers.google.cloud.hooks.gcs import GCSHook
+
+        buckets = sorted({uri.removeprefix("gs://").split("/", 1)[0] for uri in uris})
+        if not buckets:
+            return
+        client = GCSHook(
+            gcp_conn_id=self.gcp_conn_id, impersonation_chain=self.impersonation_chain
+        ).get_conn()
+        for name in buckets:
+            try:
+                bucket_location = client.get_bucket(name).location
+            except GoogleAPICallError as error:
+                self.log.info("Could not read the location of bucket %s (%s); not checking it", name, error)
+                continue
+            if bucket_location and not locations_compatible(dataset_location, bucket_location):
+                raise ValueError(
+                    f"bucket {name} is in {bucket_location} but the dataset is in {dataset_location}; "
+                    "BigQuery loads from Cloud Storage only when the dataset is in the bucket's location. "
+                    "Export to a bucket in the dataset's location, or load into a dataset in the bucket's"
+                )
+
+    def _create_staging_table(
+        self, hook: BigQueryHook, table: TableDefinition, staging: TableRef, location: str
+    ) -> None:
         expires_at = dt.datetime.now(dt.timezone.utc) + self.staging_expiration
         hook.create_table(
             dataset_id=staging.dataset,
             table_id=staging.table,
             table_resource={
                 "description": f"Staging for a load into {table.name}; dropped after the MERGE.",
-                "schema": {"fields": _staging_schema(table)},
+                "schema": {"fields": table.staging_schema()},
                 "expirationTime": str(int(expires_at.timestamp() * 1000)),
             },
             project_id=staging.project,
-            location=self.location,
-            exists_ok=False,
+            location=location,
+            # A second process of the same try finds the first one's table (see staging_table_name).
+            exists_ok=True,
         )
 
-    def _load(self, hook: BigQueryHook, table: TableDefinition, staging: TableRef, uris: list[str]) -> int:
-        job = hook.insert_job(
-            configuration={
+    def _run_job(
+        self, hook: BigQueryHook, context: Context, step: str, configuration: dict[str, Any], location: str
+    ) -> _AsyncJob:
+        """Runs one job under its fixed id, or reattaches to the job of that id; raises if it failed."""
+        job_id_ = job_id(context, step, configuration)
+        job: Any
+        try:
+            job = hook.insert_job(
+                configuration=configuration,
+                job_id=job_id_,
+                project_id=self.project_id,
+                location=location,
+                nowait=True,
+            )
+        except Conflict:
+            job = hook.get_job(job_id=job_id_, project_id=self.project_id, location=location)
+            self.log.info(
+                "BigQuery job %s was already submitted by this try (state %s); reattaching to it",
+                job_id_,
+                job.state,
+            )
+        job.result()
+        return cast("_AsyncJob", job)
+
+    def _load(
+        self,
+        hook: BigQueryHook,
+        context: Context,
+        table: TableDefinition,
+        staging: TableRef,
+        uris: Sequence[str],
+        location: str,
+    ) -> int:
+        rows = 0
+        for number, start in enumerate(range(0, len(uris), self.max_uris_per_load_job)):
+            configuration = {
                 "load": {
-                    "sourceUris": uris,
+                    "sourceUris": list(uris[start : start + self.max_uris_per_load_job]),
                     "sourceFormat": "NEWLINE_DELIMITED_JSON",
-                    "schema": {"fields": _staging_schema(table)},
+                    "schema": {"fields": table.staging_schema()},
                     "destinationTable": {
                         "projectId": staging.project,
                         "datasetId": staging.dataset,
@@ -255,30 +423,32 @@ class SoundlinkBigQueryMergeOperator(BaseOperator):
                     "writeDisposition": "WRITE_APPEND",
                     "ignoreUnknownValues": True,
                 }
-            },
-            project_id=staging.project,
-            location=self.location,
-        )
-        rows: int = cast(LoadJob, job).output_rows or 0
+            }
+            job = self._run_job(hook, context, f"load_{number}", configuration, location)
+            rows += cast("LoadJob", job).output_rows or 0
         return rows
 
     def _merge(
         self,
         hook: BigQueryHook,
+        context: Context,
         table: TableDefinition,
         target: TableRef,
         staging: TableRef,
         scope: ManifestScope,
+        location: str,
     ) -> int:
-        statement = merge_statement(table, target, staging, scope_columns=tuple(scope.values))
-        configuration = {
+        statement = merge_statement(table, target, staging, scope.window, scope_columns=tuple(scope.values))
+        configuration: dict[str, Any] = {
             "query": {
                 "query": statement.sql,
                 "useLegacySql": False,
                 "parameterMode": "NAMED",
-                "queryParameters": statement.query_parameters(scope.window, scope.values),
+                "queryParameters": statement.query_parameters(scope.values),
             }
         }
+        if self.maximum_bytes_billed is not None:
+            configuration["query"]["maximumBytesBilled"] = str(self.maximum_bytes_billed)
         retrying = Retrying(
             retry=retry_if_exception(is_concurrent_update_error),
             stop=stop_after_attempt(self.merge_max_attempts),
@@ -289,10 +459,12 @@ class SoundlinkBigQueryMergeOperator(BaseOperator):
             before_sleep=self._log_merge_retry,
             reraise=True,
         )
-        job = retrying(
-            hook.insert_job, configuration=configuration, project_id=target.project, location=self.location
-        )
-        affected: int = cast(QueryJob, job).num_dml_affected_rows or 0
+        for attempt in retrying:
+            with attempt:
+                # Each attempt is a job of its own: an aborted job cannot run again under its id.
+                step = f"merge_{attempt.retry_state.attempt_number}"
+                job = self._run_job(hook, context, step, configuration, location)
+        affected: int = cast("QueryJob", job).num_dml_affected_rows or 0
         return affected
 
     def _log_merge_retry(self, state: RetryCallState) -> None:
@@ -305,11 +477,6 @@ class SoundlinkBigQueryMergeOperator(BaseOperator):
             wait,
             error,
         )
-
-
-def _staging_schema(table: TableDefinition) -> list[dict[str, str]]:
-    """The export's columns: the target's schema without the load time the MERGE stamps."""
-    return [field for field in table.bigquery_schema() if field["name"] in table.export_column_names]
 
 
 def _describe_scope(scope: ManifestScope) -> str:

@@ -9,8 +9,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from airflow.providers.google.cloud.hooks.gcs import GCSHook
-
 from airflow_provider_soundlink.compat import BaseOperator, Context
 from airflow_provider_soundlink.exports import ExportKind
 from airflow_provider_soundlink.hooks.soundlink import NDJSON, SoundlinkHook
@@ -59,7 +57,8 @@ class SoundlinkExportToGCSOperator(BaseOperator):
 
     :param export: ``"breakdown"`` or ``"engagement"`` (or an :class:`ExportKind`).
     :param campaign_ids: campaign ids to export (templated; may be an XComArg).
-    :param report_start_date: first report date, ``YYYY-MM-DD`` or a date (templated, inclusive).
+    :param report_start_date: first report date, ``YYYY-MM-DD`` or a date (templated, may be an XComArg;
+        inclusive).
     :param report_end_date: last report date, ``YYYY-MM-DD`` or a date (templated, inclusive).
         (Not ``start_date``/``end_date``: those are every operator's scheduling bounds.)
     :param bucket: the GCS bucket (templated).
@@ -86,8 +85,8 @@ class SoundlinkExportToGCSOperator(BaseOperator):
         *,
         export: ExportKind | str,
         campaign_ids: Any,
-        report_start_date: str | dt.date,
-        report_end_date: str | dt.date,
+        report_start_date: Any,
+        report_end_date: Any,
         bucket: str,
         object_prefix: str = "soundlink",
         engagement_context: str | None = None,
@@ -122,12 +121,25 @@ class SoundlinkExportToGCSOperator(BaseOperator):
         campaign_ids = campaign_id_list(self.campaign_ids)
         window = export_window(self.report_start_date, self.report_end_date)
         table = table_definition(self.export)
+        if not campaign_ids:
+            self.log.info("No campaigns to export (an export shard of a run with few campaigns)")
+            return []
+        # Imported here, not at module level: DAG files import this module on every parse.
+        from airflow.providers.google.cloud.hooks.gcs import GCSHook
+
         soundlink = SoundlinkHook(soundlink_conn_id=self.soundlink_conn_id)
         gcs = GCSHook(gcp_conn_id=self.gcp_conn_id, impersonation_chain=self.impersonation_chain)
         manifest: list[ManifestEntry] = []
         with tempfile.TemporaryDirectory(prefix="soundlink-export-") as scratch:
             local_path = Path(scratch) / "slice.jsonl"
-            for campaign_id in campaign_ids:
+            for position, campaign_id in enumerate(campaign_ids, start=1):
+                self.log.info(
+                    "Exporting campaign %s (%d of %d) over %s",
+                    campaign_id,
+                    position,
+                    len(campaign_ids),
+                    window,
+                )
                 for part in slice_date_range(window.start, window.end):
                     object_name = export_object_name(
                         self.object_prefix, self.export, campaign_id, part, self.engagement_context

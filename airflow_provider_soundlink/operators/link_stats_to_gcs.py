@@ -10,8 +10,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from airflow.providers.google.cloud.hooks.gcs import GCSHook
-
 from airflow_provider_soundlink.compat import BaseOperator, Context
 from airflow_provider_soundlink.hooks.soundlink import (
     LINK_STATS_GROUPS,
@@ -191,6 +189,9 @@ class SoundlinkLinkStatsToGCSOperator(BaseOperator):
             personal = _Personal(key=soundlink.pseudonymisation_key)
         api_filters = {name: value for name in FILTERS if (value := getattr(self, name))}
         stored_filters = {name: personal.stored(name, api_filters.get(name, "")) for name in FILTERS}
+        # Imported here, not at module level: DAG files import this module on every parse.
+        from airflow.providers.google.cloud.hooks.gcs import GCSHook
+
         gcs = GCSHook(gcp_conn_id=self.gcp_conn_id, impersonation_chain=self.impersonation_chain)
         table = table_definition(LINK_CLICKS_TABLE)
         manifest: list[ManifestEntry] = []

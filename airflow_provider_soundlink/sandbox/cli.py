@@ -32,6 +32,11 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--seed", type=int, default=DEFAULT_SEED, help="seed of the data set (default: %(default)s)"
     )
+    parser.add_argument(
+        "--full-precision",
+        action="store_true",
+        help="send money derived by division with every digit of a double (16-17), not 6 decimals",
+    )
     args = parser.parse_args(argv)
     if args.scale < 1:
         parser.error("--scale must be at least 1")
@@ -51,7 +56,7 @@ def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parse_args(argv)
-    data = SandboxData(seed=args.seed, scale=args.scale)
+    data = SandboxData(seed=args.seed, scale=args.scale, full_precision=args.full_precision)
     server = SandboxServer((args.host, args.port), data, args.today or utc_today())
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:

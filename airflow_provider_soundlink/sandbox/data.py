@@ -24,8 +24,10 @@ from itertools import islice
 from typing import Any, NamedTuple
 
 from airflow_provider_soundlink.sandbox.encoding import (
+    MICROS_PER_UNIT,
     decimal_from_micros,
     divide_rounded,
+    float_quotient_literal,
     loads,
     micros_literal,
     ratio_micros,
@@ -375,11 +377,15 @@ class _Campaign:
 class SandboxData:
     """Deterministic Soundlink data for one account: campaigns, metric rows and link clicks."""
 
-    def __init__(self, seed: int = DEFAULT_SEED, scale: int = 1) -> None:
+    def __init__(self, seed: int = DEFAULT_SEED, scale: int = 1, full_precision: bool = False) -> None:
+        """``full_precision`` sends the money Soundlink derives by division (spend_total, fees, cpl, cpf,
+        cost_per_result, cpc_linkclick) with every digit of a double, as the API documents no scale;
+        otherwise every amount is a literal of at most six decimal places."""
         if scale < 1:
             raise ValueError(f"scale must be at least 1, got {scale}")
         self.seed = seed
         self.scale = scale
+        self.full_precision = full_precision
         self.account_id = _uuid(seed, "account")
         self._campaigns = {
             campaign.campaign_id: campaign
@@ -550,9 +556,19 @@ class SandboxData:
             fees = spend_total - spend_media
             # Ratios are 0 when their divisor is 0, the click-based ones null when it is null or 0.
             spl = micros_literal(ratio_micros(streams, listeners) if listeners else 0)
-            cpl = micros_literal(divide_rounded(spend_media, listeners) if listeners else 0)
-            cpf = micros_literal(divide_rounded(spend_media, followers) if followers else 0)
-            cpc_linkclick = _optional(divide_rounded(spend_media, link_clicks) if link_clicks else None)
+            if self.full_precision:
+                spend = spend_media / MICROS_PER_UNIT
+                spend_total_text = float_quotient_literal(spend * 10_000, fee_divisor)
+                fees_text = float_quotient_literal(float(spend_total_text) - spend, 1)
+                cpl = float_quotient_literal(spend, listeners) if listeners else "0.0"
+                cpf = float_quotient_literal(spend, followers) if followers else "0.0"
+                cpc_linkclick = float_quotient_literal(spend, link_clicks) if link_clicks else "null"
+            else:
+                spend_total_text = micros_literal(spend_total)
+                fees_text = micros_literal(fees)
+                cpl = micros_literal(divide_rounded(spend_media, listeners) if listeners else 0)
+                cpf = micros_literal(divide_rounded(spend_media, followers) if followers else 0)
+                cpc_linkclick = _optional(divide_rounded(spend_media, link_clicks) if link_clicks else None)
             ctr_linkclick = _optional(
                 ratio_micros(link_clicks, impressions) if link_clicks is not None and impressions else None
             )
@@ -561,8 +577,8 @@ class SandboxData:
                 f'{head}{country.fragment}"impressions":{impressions},"ad_clicks":{ad_clicks},'
                 f'"link_clicks":{"null" if link_clicks is None else link_clicks},'
                 f'"streams":{streams},"listeners":{listeners},"followers":{followers},'
-                f'"spend_media":{micros_literal(spend_media)},"spend_total":{micros_literal(spend_total)},'
-                f'"fees":{micros_literal(fees)},"currency":"{CURRENCY}","currency_account":"{CURRENCY}",'
+                f'"spend_media":{micros_literal(spend_media)},"spend_total":{spend_total_text},'
+                f'"fees":{fees_text},"currency":"{CURRENCY}","currency_account":"{CURRENCY}",'
                 f'"streams_per_listener":{spl},"cpl":{cpl},"cpf":{cpf},"cost_per_result":{cpf},'
                 f'"result_type":"{RESULT_TYPE}","cpc_linkclick":{cpc_linkclick},'
                 f'"ctr_linkclick":{ctr_linkclick},"ctr_adclick":{ctr_adclick}}}\n'

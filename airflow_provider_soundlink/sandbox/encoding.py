@@ -37,6 +37,13 @@ def ratio_micros(numerator: int, denominator: int) -> int:
     return divide_rounded(numerator * MICROS_PER_UNIT, denominator)
 
 
+def float_quotient_literal(numerator: float, denominator: float) -> str:
+    """``numerator / denominator`` as an API that divides in binary floating point sends it: every
+    significant digit of the double (16 or 17), written positionally (``0.8534597960201471``)."""
+    literal = format(Decimal(repr(numerator / denominator)), "f")
+    return literal if "." in literal else f"{literal}.0"
+
+
 def decimal_from_micros(micros: int) -> Decimal:
     return Decimal(micros_literal(micros))
 

@@ -179,6 +179,7 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
             "startupToday": state.startup_today.isoformat(),
             "seed": data.seed,
             "scale": data.scale,
+            "fullPrecision": data.full_precision,
             "accountId": data.account_id,
             "faults": state.faults.describe(),
             "requestCount": len(state.requests()),

@@ -38,11 +38,13 @@ class SandboxProcess:
         today: dt.date | str | None = None,
         scale: int = 1,
         seed: int = DEFAULT_SEED,
+        full_precision: bool = False,
         extra_args: Sequence[str] = (),
     ) -> None:
         self.today = today
         self.scale = scale
         self.seed = seed
+        self.full_precision = full_precision
         self.extra_args = tuple(extra_args)
         self.base_url = ""
         self._process: subprocess.Popen[bytes] | None = None
@@ -88,6 +90,8 @@ class SandboxProcess:
         ]
         if self.today is not None:
             command += ["--today", str(self.today)]
+        if self.full_precision:
+            command.append("--full-precision")
         command += self.extra_args
         # Output goes to a file, not a pipe nobody reads, which would block the server once full.
         self._log = (workdir / "server.log").open("wb")

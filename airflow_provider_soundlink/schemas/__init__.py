@@ -76,6 +76,19 @@ class TableDefinition:
             for c in self.columns
         ]
 
+    def staging_schema(self) -> list[dict[str, str]]:
+        """The schema a load's staging table takes: the export's columns, money typed BIGNUMERIC.
+
+        NUMERIC keeps 9 fractional digits and BIGNUMERIC 38 (BigQuery "Data types"); the API documents no
+        scale for the money it derives by division, so staging takes any such value and the MERGE rounds
+        it into the target's NUMERIC by one documented rule (see ``airflow_provider_soundlink.sql``).
+        """
+        return [
+            {**field, "type": "BIGNUMERIC" if field["type"] == "NUMERIC" else field["type"]}
+            for field in self.bigquery_schema()
+            if field["name"] in self.export_column_names
+        ]
+
     def table_resource(self) -> dict[str, Any]:
         """The API's table resource without its reference, for ``BigQueryHook.create_table``.
 

@@ -33,7 +33,7 @@ TERMINAL_RUN_STATES = frozenset({"success", "failed"})
 FAILED_TASK_STATES = ("failed", "upstream_failed")
 LOG_TAIL_LINES = 40
 COMMAND_TIMEOUT_SECONDS = 300
-BACKFILL_TIMEOUT_SECONDS = 300
+BACKFILL_TIMEOUT_SECONDS = 900
 # The 3.x scheduler marks a backfill complete on a fixed 30 s timer, so waiting for that dominates.
 POLL_INTERVAL_SECONDS = 1.0
 SHUTDOWN_GRACE_SECONDS = 20
@@ -126,17 +126,17 @@ class AirflowEnvironment:
         }
         return {**inherited, **settings, **extra}
 
-    def run_airflow(self, *args: str, env: Mapping[str, str] | None = None) -> str:
+    def run_airflow(self, *args: str, timeout: float = COMMAND_TIMEOUT_SECONDS) -> str:
         """Runs ``airflow ARGS`` to completion and returns its combined output; raises if it fails."""
         command = [str(self.venv / "bin" / "airflow"), *args]
         started = time.monotonic()
         completed = subprocess.run(
             command,
-            env={**self._env, **(env or {})},
+            env=self._env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
-            timeout=COMMAND_TIMEOUT_SECONDS,
+            timeout=timeout,
             check=False,
         )
         logger.info(
@@ -194,9 +194,9 @@ class AirflowEnvironment:
         """Backfills ``dag_id`` from ``start`` to ``end`` (as the CLI reads them); returns the runs covered.
 
         Airflow 2.11 runs ``airflow dags backfill`` with the SequentialExecutor inside the CLI process, with
-        ``[scheduler] schedule_after_task_execution`` off, without which it deadlocks on mapped tasks.
-        Airflow 3.x writes the runs with ``airflow backfill create`` and then runs a scheduler, a
-        dag-processor and the execution API until the scheduler marks the backfill complete.
+        Airflow's default configuration. Airflow 3.x writes the runs with ``airflow backfill create`` and
+        then runs a scheduler, a dag-processor and the execution API until the scheduler marks the backfill
+        complete.
         ``rerun_existing`` re-runs dates that already have runs (2.11 ``--reset-dagruns``, 3.x
         ``--reprocess-behavior completed``); without it both versions leave such dates alone.
         Raises AirflowRunError, with the failing tasks' log tails, when a covered run failed.
@@ -217,11 +217,7 @@ class AirflowEnvironment:
         if conf is not None:
             args += ["--conf", json.dumps(conf)]
         try:
-            # The task runner's "mini scheduler" expands a mapped task as soon as its upstream succeeds; the
-            # backfill job then expands it again, gets no new task instances back, drops the task from its
-            # to-run set and reports a deadlock. The executor starts task processes from this environment.
-            without_mini_scheduler = {"AIRFLOW__SCHEDULER__SCHEDULE_AFTER_TASK_EXECUTION": "False"}
-            self.run_airflow(*args, dag_id, env=without_mini_scheduler)
+            self.run_airflow(*args, dag_id, timeout=BACKFILL_TIMEOUT_SECONDS)
         except AirflowRunError as command_failure:
             failed_runs = [run for run in self._runs_between(dag_id, start, end) if run.state == "failed"]
             raise AirflowRunError(f"{command_failure}\n{self._failure_report(dag_id, failed_runs)}") from None

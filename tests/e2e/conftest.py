@@ -28,6 +28,7 @@ class DagsEnvironment:
 
 def _dags_environment(
     venv: Path,
+    export_shards: int,
     tmp_path_factory: pytest.TempPathFactory,
     gcp_emulators: GcpEmulators,
     sandbox_process: SandboxProcess,
@@ -39,7 +40,7 @@ def _dags_environment(
         "AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT": services.google_connection_json(GCP_PROJECT),
         "AIRFLOW_CONN_SOUNDLINK_DEFAULT": services.soundlink_connection_json(sandbox_process.base_url),
         # Tests choose the dataset per run (conf "dataset_id"); this one only names the MERGE outlets.
-        **dag_settings(project=GCP_PROJECT, dataset="outlets", bucket=bucket),
+        **dag_settings(project=GCP_PROJECT, dataset="outlets", bucket=bucket, export_shards=export_shards),
     }
     airflow = AirflowEnvironment(venv, tmp_path_factory.mktemp(f"airflow-{venv.name}"), DAGS_FOLDER, settings)
     airflow.migrate()
@@ -51,14 +52,16 @@ def _dags_environment(
 def airflow3(
     tmp_path_factory: pytest.TempPathFactory, gcp_emulators: GcpEmulators, _sandbox_process: SandboxProcess
 ) -> DagsEnvironment:
-    return _dags_environment(AIRFLOW3_VENV, tmp_path_factory, gcp_emulators, _sandbox_process)
+    # Two shards: the tests' two campaigns land in different export tasks.
+    return _dags_environment(AIRFLOW3_VENV, 2, tmp_path_factory, gcp_emulators, _sandbox_process)
 
 
 @pytest.fixture(scope="session")
 def airflow2(
     tmp_path_factory: pytest.TempPathFactory, gcp_emulators: GcpEmulators, _sandbox_process: SandboxProcess
 ) -> DagsEnvironment:
-    return _dags_environment(AIRFLOW2_VENV, tmp_path_factory, gcp_emulators, _sandbox_process)
+    # One shard: 2.11 runs every task instance of a backfill as a process of its own, one after another.
+    return _dags_environment(AIRFLOW2_VENV, 1, tmp_path_factory, gcp_emulators, _sandbox_process)
 
 
 @pytest.fixture(

@@ -11,6 +11,7 @@ from e2e.airflow_runner import AIRFLOW2_VENV, AIRFLOW3_VENV
 from e2e.dags_support import parse_dags
 
 TABLES = {"breakdown": "campaign_country_daily", "engagement": "campaign_engagement_daily"}
+EXPORT_SHARDS = 3
 
 
 @pytest.fixture(
@@ -27,6 +28,7 @@ def parsed(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         "SOUNDLINK_BIGQUERY_PROJECT": "soundlink-local",
         "SOUNDLINK_BIGQUERY_DATASET": "metrics",
         "SOUNDLINK_CAMPAIGN_IDS": "camp_a, camp_b,camp_a",
+        "SOUNDLINK_EXPORT_SHARDS": str(EXPORT_SHARDS),
     }
     return parse_dags(venv / "bin" / "python", tmp_path_factory.mktemp(venv.name), environment)
 
@@ -48,24 +50,21 @@ def test_the_daily_dag_runs_daily_without_catchup(parsed: dict[str, Any]) -> Non
 
 
 @pytest.mark.parametrize("dag_id", ["soundlink_metrics_daily", "soundlink_metrics_backfill"])
-def test_one_mapped_export_per_campaign_then_one_merge_per_export(
+def test_a_fixed_number_of_unmapped_export_shards_then_one_merge_per_export(
     parsed: dict[str, Any], dag_id: str
 ) -> None:
     tasks = parsed["dags"][dag_id]["tasks"]
-    assert sorted(tasks) == [
-        "export_breakdown",
-        "export_engagement",
-        "merge_breakdown",
-        "merge_engagement",
-        "plan_campaign_exports",
-    ]
+    shards = {export: [f"export_{export}_{shard}" for shard in range(EXPORT_SHARDS)] for export in TABLES}
+    export_tasks = [task_id for shard_ids in shards.values() for task_id in shard_ids]
+    merge_tasks = [f"merge_{export}" for export in TABLES]
+    assert sorted(tasks) == sorted(["plan_campaign_exports", *merge_tasks, *export_tasks])
+    assert not any(task["mapped"] for task in tasks.values())
     for export, table in TABLES.items():
-        exports, merge = tasks[f"export_{export}"], tasks[f"merge_{export}"]
-        assert exports["mapped"] is True
-        assert exports["upstream"] == ["plan_campaign_exports"]
-        assert exports["pool"] == "soundlink_api"
-        assert merge["mapped"] is False
-        assert merge["upstream"] == [f"export_{export}"]
+        for shard in shards[export]:
+            assert tasks[shard]["upstream"] == ["plan_campaign_exports"]
+            assert tasks[shard]["pool"] == "soundlink_api"
+        merge = tasks[f"merge_{export}"]
+        assert merge["upstream"] == shards[export]
         assert merge["pool"] == "soundlink_bigquery_merge"
         assert merge["outlets"] == [f"bigquery://soundlink-local/metrics/{table}"]
     assert tasks["plan_campaign_exports"]["pool"] == "soundlink_api"

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from airflow.providers.google.cloud.hooks.bigquery import BigQueryHook
 from airflow.providers.google.cloud.hooks.gcs import GCSHook
+from bigquery_rules import check_rows
 from google.api_core.exceptions import BadRequest, NotFound
 from google.cloud import bigquery
 
@@ -164,11 +165,14 @@ class Warehouse:
     def load_staging(
         self, uri: str, staging: TableRef, schema: list[dict[str, str]] | None = None, **job_options: Any
     ) -> bigquery.LoadJob:
+        schema = schema if schema is not None else self.table.staging_schema()
+        prefix = uri.removeprefix(f"gs://{self.bucket}/").removesuffix("*.jsonl")
+        for name in GCSHook().list(bucket_name=self.bucket, prefix=prefix):
+            check_rows(
+                schema, GCSHook().download(bucket_name=self.bucket, object_name=name).splitlines(), name
+            )
         job_config = bigquery.LoadJobConfig(
-            schema=[
-                bigquery.SchemaField.from_api_repr(column)
-                for column in (schema if schema is not None else self.table.bigquery_schema())
-            ],
+            schema=[bigquery.SchemaField.from_api_repr(column) for column in schema],
             source_format=bigquery.SourceFormat.NEWLINE_DELIMITED_JSON,
             write_disposition=bigquery.WriteDisposition.WRITE_TRUNCATE,
             **job_options,
@@ -198,9 +202,9 @@ class Warehouse:
             "campaign_id": list(campaign_ids),
             **{column: [value] for column, value in extra_scope.items()},
         }
-        statement = merge_statement(self.table, self.target, staging, tuple(scope))
+        statement = merge_statement(self.table, self.target, staging, DateWindow(*window), tuple(scope))
         try:
-            self.run_merge(statement.sql, statement.query_parameters(DateWindow(*window), scope))
+            self.run_merge(statement.sql, statement.query_parameters(scope))
         finally:
             self.client.delete_table(str(staging), not_found_ok=True)
 
@@ -379,20 +383,18 @@ def test_a_failed_merge_leaves_the_target_as_it_was(breakdown: Warehouse) -> Non
     breakdown.load([full_grid()], ["camp_a", "camp_b"], (APRIL_1, APRIL_3))
     before = breakdown.rows()
     missing_staging = breakdown.ref("never_loaded")
-    statement = merge_statement(breakdown.table, breakdown.target, missing_staging, ("campaign_id",))
+    window = DateWindow(APRIL_1, APRIL_3)
+    statement = merge_statement(breakdown.table, breakdown.target, missing_staging, window, ("campaign_id",))
     with pytest.raises(NotFound, match="never_loaded"):
-        breakdown.run_merge(
-            statement.sql,
-            statement.query_parameters(DateWindow(APRIL_1, APRIL_3), {"campaign_id": ["camp_a"]}),
-        )
+        breakdown.run_merge(statement.sql, statement.query_parameters({"campaign_id": ["camp_a"]}))
 
     staging = breakdown.ref("staging_for_bad_parameter")
     breakdown.load_staging(breakdown.upload("bad-parameter", [full_grid(REVISED_EXPORT)]), staging)
-    statement = merge_statement(breakdown.table, breakdown.target, staging, ("campaign_id",))
-    parameters = statement.query_parameters(DateWindow(APRIL_1, APRIL_3), {"campaign_id": ["camp_a"]})
-    assert parameters[1]["name"] == "window_end"
-    parameters[1]["parameterValue"]["value"] = "2026-04-31"
-    with pytest.raises(BadRequest, match="2026-04-31"):
+    statement = merge_statement(breakdown.table, breakdown.target, staging, window, ("campaign_id",))
+    parameters = statement.query_parameters({"campaign_id": ["camp_a"]})
+    assert parameters[0]["name"] == "scope_campaign_id"
+    parameters[0]["parameterType"]["arrayType"]["type"] = "DATE"
+    with pytest.raises(BadRequest):
         breakdown.run_merge(statement.sql, parameters)
 
     assert breakdown.rows() == before
@@ -403,18 +405,16 @@ def test_a_merge_failing_midway_changes_nothing(breakdown: Warehouse) -> None:
     before = breakdown.rows()
     # A staging table that lets a NULL exported_at through: the MERGE can update and delete first and
     # only then fails, inserting that row into the target where exported_at is REQUIRED.
-    lenient_schema = [{**column, "mode": "NULLABLE"} for column in breakdown.table.bigquery_schema()]
+    lenient_schema = [{**column, "mode": "NULLABLE"} for column in breakdown.table.staging_schema()]
     revised = [breakdown_row("camp_a", APRIL_1, "US", REVISED_EXPORT, streams=500)]
     unstamped = [{**breakdown_row("camp_a", APRIL_1, "FR"), "exported_at": None}]
     staging = breakdown.ref("staging_lenient")
     breakdown.load_staging(breakdown.upload("lenient", [revised, unstamped]), staging, schema=lenient_schema)
-    statement = merge_statement(breakdown.table, breakdown.target, staging, ("campaign_id",))
+    window = DateWindow(APRIL_1, APRIL_1)
+    statement = merge_statement(breakdown.table, breakdown.target, staging, window, ("campaign_id",))
 
     with pytest.raises(BadRequest, match="exported_at"):
-        breakdown.run_merge(
-            statement.sql,
-            statement.query_parameters(DateWindow(APRIL_1, APRIL_1), {"campaign_id": ["camp_a"]}),
-        )
+        breakdown.run_merge(statement.sql, statement.query_parameters({"campaign_id": ["camp_a"]}))
 
     assert breakdown.rows() == before
 
@@ -431,7 +431,9 @@ def test_load_ignores_unknown_fields_when_asked(breakdown: Warehouse) -> None:
     # either way, so only the flag's effect is checked here.
     assert job.output_rows == 1
     loaded = breakdown.client.get_table(str(staging))
-    assert [column.name for column in loaded.schema] == list(breakdown.table.column_names)
+    assert [column.name for column in loaded.schema] == [
+        field["name"] for field in breakdown.table.staging_schema()
+    ]
 
 
 def test_an_empty_object_loads_as_an_empty_table(breakdown: Warehouse) -> None:

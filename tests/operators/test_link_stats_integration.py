@@ -9,12 +9,12 @@ import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from airflow.providers.google.cloud.hooks.bigquery import BigQueryHook
 from airflow.providers.google.cloud.hooks.gcs import GCSHook
+from task_context import task_context
 
 from airflow_provider_soundlink.exceptions import SoundlinkConfigurationError
 from airflow_provider_soundlink.manifest import ManifestEntry
@@ -98,7 +98,7 @@ class LinkStatsPipeline:
             bucket=self.bucket,
             **options,
         )
-        return operator.execute(context(operator.task_id))
+        return operator.execute(task_context(operator.task_id))
 
     def merge(self, manifest: Any) -> dict[str, Any]:
         operator = SoundlinkBigQueryMergeOperator(
@@ -108,7 +108,7 @@ class LinkStatsPipeline:
             project_id=self.project,
             dataset_id=self.dataset,
         )
-        return operator.execute(context(operator.task_id))
+        return operator.execute(task_context(operator.task_id))
 
     def run(self, groupings: Sequence[str | None], **options: Any) -> list[ManifestEntry]:
         manifest = self.export(groupings, **options)
@@ -126,13 +126,6 @@ class LinkStatsPipeline:
             name: gcs.download(bucket_name=self.bucket, object_name=name).decode()
             for name in gcs.list(bucket_name=self.bucket)
         }
-
-
-def context(task_id: str) -> Any:
-    ti = SimpleNamespace(
-        dag_id="soundlink_test", run_id="manual__1", task_id=task_id, map_index=-1, try_number=1
-    )
-    return {"ti": ti}
 
 
 def without_timestamps(row: Row) -> Row:

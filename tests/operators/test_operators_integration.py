@@ -9,16 +9,17 @@ import logging
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
-from types import SimpleNamespace
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import pytest
 from airflow.providers.google.cloud.hooks.bigquery import BigQueryHook
 from airflow.providers.google.cloud.hooks.gcs import GCSHook
-from conftest import SANDBOX_TODAY
+from bigquery_rules import BigQueryWouldReject, check_rows
+from conftest import SANDBOX_TODAY, services
 from google.api_core.exceptions import BadRequest
 from google.cloud import bigquery
+from task_context import task_context
 
 from airflow_provider_soundlink.exceptions import SoundlinkStreamError
 from airflow_provider_soundlink.exports import ExportKind
@@ -43,6 +44,7 @@ YESTERDAY = SANDBOX_TODAY - dt.timedelta(days=1)
 RECENT_WINDOW = (dt.date(2026, 6, 1), YESTERDAY)
 
 Row = dict[str, Any]
+NUMERIC_STEP = Decimal("1e-9")
 
 
 def test_campaign_constants_match_the_sandbox() -> None:
@@ -57,7 +59,8 @@ def typed(table: TableDefinition, row: Row) -> Row:
     converters: dict[str, Callable[[Any], Any]] = {
         "DATE": dt.date.fromisoformat,
         "TIMESTAMP": lambda value: dt.datetime.fromisoformat(value.replace("Z", "+00:00")),
-        "NUMERIC": lambda value: Decimal(str(value)),
+        # The MERGE rounds money half away from zero to NUMERIC's 9 digits; Python calls that ROUND_HALF_UP.
+        "NUMERIC": lambda value: Decimal(str(value)).quantize(NUMERIC_STEP, rounding=ROUND_HALF_UP),
         "FLOAT64": float,
         "INT64": int,
         "STRING": str,
@@ -105,12 +108,6 @@ class Pipeline:
     def client(self) -> bigquery.Client:
         return BigQueryHook(use_legacy_sql=False).get_client(project_id=self.project)
 
-    def context(self, task_id: str) -> Any:
-        ti = SimpleNamespace(
-            dag_id="soundlink_test", run_id="manual__1", task_id=task_id, map_index=-1, try_number=1
-        )
-        return {"ti": ti}
-
     def export(
         self,
         kind: ExportKind,
@@ -127,9 +124,10 @@ class Pipeline:
             bucket=self.bucket,
             engagement_context=engagement_context,
         )
-        return operator.execute(self.context(operator.task_id))
+        return operator.execute(task_context(operator.task_id))
 
-    def merge(self, kind: ExportKind, manifest: Any, **options: Any) -> dict[str, Any]:
+    def merge(self, kind: ExportKind, manifest: Any, context: Any = None, **options: Any) -> dict[str, Any]:
+        """Runs the merge operator as a new task try, or as ``context``'s try again."""
         operator = SoundlinkBigQueryMergeOperator(
             task_id=f"merge_{kind.value}",
             export=kind.value,
@@ -138,7 +136,7 @@ class Pipeline:
             dataset_id=self.dataset,
             **options,
         )
-        return operator.execute(self.context(operator.task_id))
+        return operator.execute(context or task_context(operator.task_id))
 
     def run(
         self,
@@ -406,8 +404,16 @@ def test_a_failed_merge_leaves_the_target_as_it_was_and_drops_staging(pipeline: 
     assert pipeline.tables() == ["campaign_country_daily", "handmade"]
 
 
+@pytest.mark.parametrize(
+    "message",
+    [
+        "Could not serialize access to table due to concurrent update",
+        "Could not serialize access to table soundlink-local:d.campaign_country_daily due to concurrent "
+        "update",
+    ],
+)
 def test_a_merge_aborted_by_a_concurrent_update_is_retried(
-    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch, message: str
 ) -> None:
     manifest = pipeline.export(ExportKind.BREAKDOWN, [TRACK_CAMPAIGN], RECENT_WINDOW)
     insert_job = BigQueryHook.insert_job
@@ -417,10 +423,7 @@ def test_a_merge_aborted_by_a_concurrent_update_is_retried(
         if "query" in kwargs["configuration"]:
             merges.append(kwargs["configuration"]["query"]["query"])
             if len(merges) == 1:
-                raise BadRequest(
-                    "Could not serialize access to table soundlink-local:d.campaign_country_daily due to "
-                    "concurrent update"
-                )
+                raise BadRequest(message)
         return insert_job(self, **kwargs)
 
     monkeypatch.setattr(BigQueryHook, "insert_job", contended_insert_job)
@@ -483,3 +486,163 @@ def test_engagement_of_one_context_replaces_that_context_only(pipeline: Pipeline
         **truth_rows(ExportKind.ENGAGEMENT, campaigns, RECENT_WINDOW, later, engagement_context="catalog"),
     }
     assert pipeline.stored_exports(ExportKind.ENGAGEMENT) == expected
+
+
+def test_money_with_every_digit_of_a_double_loads_rounded_half_away_from_zero(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with SandboxProcess(today=SANDBOX_TODAY, full_precision=True) as precise:
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_SOUNDLINK_DEFAULT", services.soundlink_connection_json(precise.base_url)
+        )
+        manifest = pipeline.export(ExportKind.BREAKDOWN, [TRACK_CAMPAIGN, PLAYLIST_CAMPAIGN], RECENT_WINDOW)
+    table = table_definition(ExportKind.BREAKDOWN)
+    lines = [
+        line
+        for entry in manifest
+        for line in GCSHook()
+        .download(bucket_name=pipeline.bucket, object_name=entry["uri"].split("/", 3)[3])
+        .splitlines()
+    ]
+    long_values = [
+        value
+        for line in lines
+        for name, value in json.loads(line, parse_float=Decimal).items()
+        if table.column(name).type == "NUMERIC"
+        and isinstance(value, Decimal)
+        and -value.as_tuple().exponent > 9  # type: ignore[operator]
+    ]
+    assert len(long_values) > 100
+    # Loaded straight into NUMERIC, BigQuery would reject the whole job; the emulator would round.
+    with pytest.raises(BigQueryWouldReject, match="does not fit NUMERIC"):
+        check_rows(table.bigquery_schema(), lines, "export")
+
+    pipeline.merge(ExportKind.BREAKDOWN, manifest)
+
+    precise_truth = SandboxData(full_precision=True)
+    expected = {
+        primary_key(table, typed(table, row)): typed(table, row)
+        for campaign in (TRACK_CAMPAIGN, PLAYLIST_CAMPAIGN)
+        for row in precise_truth.breakdown_rows(campaign, *RECENT_WINDOW, SANDBOX_TODAY)
+    }
+    assert pipeline.stored_exports(ExportKind.BREAKDOWN) == expected
+
+
+def test_a_manifest_above_the_uri_limit_loads_in_several_jobs_then_one_merge(pipeline: Pipeline) -> None:
+    campaigns = [TRACK_CAMPAIGN, PLAYLIST_CAMPAIGN, ENDED_CAMPAIGN]
+    window = (dt.date(2026, 3, 1), YESTERDAY)  # two slices per campaign: five objects with rows
+    manifest = pipeline.export(ExportKind.BREAKDOWN, campaigns, window)
+    assert sum(1 for entry in manifest if entry["row_count"]) == 5
+
+    jobs_before = pipeline.job_types()
+    summary = pipeline.merge(ExportKind.BREAKDOWN, manifest, max_uris_per_load_job=2)
+    new_jobs = sorted(kind for job_id, kind in pipeline.job_types().items() if job_id not in jobs_before)
+
+    assert new_jobs == ["load", "load", "load", "query"]
+    truth = truth_rows(ExportKind.BREAKDOWN, campaigns, window, SANDBOX_TODAY)
+    assert summary["rows_loaded"] == len(truth)
+    assert pipeline.stored_exports(ExportKind.BREAKDOWN) == truth
+    assert pipeline.tables() == ["campaign_country_daily"]
+
+
+class WorkerDied(BaseException):
+    """The task's process ends here, as under SIGKILL: no exception handler runs after it."""
+
+
+def test_a_merge_task_run_again_in_the_same_try_reattaches_to_its_jobs(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    manifest = pipeline.export(ExportKind.BREAKDOWN, [TRACK_CAMPAIGN], RECENT_WINDOW)
+    insert_job = BigQueryHook.insert_job
+    submitted: list[str] = []
+
+    def insert_then_die_after_the_merge(self: BigQueryHook, **kwargs: Any) -> Any:
+        job = insert_job(self, **kwargs)
+        submitted.append(kwargs["job_id"])
+        if "query" in kwargs["configuration"]:
+            raise WorkerDied
+        return job
+
+    one_try = task_context("merge_breakdown")
+    with monkeypatch.context() as dying:
+        dying.setattr(BigQueryHook, "insert_job", insert_then_die_after_the_merge)
+        # A killed process drops nothing: its staging table stays for the next process of the try.
+        dying.setattr(BigQueryHook, "delete_table", lambda *args, **kwargs: None)
+        with pytest.raises(WorkerDied):
+            pipeline.merge(ExportKind.BREAKDOWN, manifest, context=one_try)
+    assert [job_id.split("_")[-2] for job_id in submitted] == ["0", "1"]  # load_0, merge_1
+    assert len(pipeline.tables()) == 2
+
+    reattached: list[str] = []
+    monkeypatch.setattr(
+        BigQueryHook,
+        "get_job",
+        lambda self, **kwargs: reattached.append(kwargs["job_id"]) or get_job(self, **kwargs),
+    )
+    jobs_before = pipeline.job_types()
+    pipeline.merge(ExportKind.BREAKDOWN, manifest, context=one_try)
+
+    assert reattached == submitted
+    assert pipeline.job_types() == jobs_before
+    assert pipeline.stored_exports(ExportKind.BREAKDOWN) == truth_rows(
+        ExportKind.BREAKDOWN, [TRACK_CAMPAIGN], RECENT_WINDOW, SANDBOX_TODAY
+    )
+    assert pipeline.tables() == ["campaign_country_daily"]
+
+
+get_job = BigQueryHook.get_job
+
+
+def test_an_existing_dataset_is_used_as_it_is_and_a_location_mismatch_fails_before_any_job(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    manifest = pipeline.export(ExportKind.BREAKDOWN, [TRACK_CAMPAIGN], RECENT_WINDOW)
+    BigQueryHook(use_legacy_sql=False).create_empty_dataset(
+        dataset_id=pipeline.dataset, project_id=pipeline.project, location="US", exists_ok=False
+    )
+    creations: list[str] = []
+    monkeypatch.setattr(BigQueryHook, "create_empty_dataset", lambda self, **kwargs: creations.append(kwargs))
+    jobs_before = pipeline.job_types()
+
+    with pytest.raises(ValueError, match=r"is in US, not in location='EU'; set location to 'US'"):
+        pipeline.merge(ExportKind.BREAKDOWN, manifest, location="EU")
+    assert pipeline.job_types() == jobs_before
+
+    pipeline.merge(ExportKind.BREAKDOWN, manifest, location="US")
+    assert creations == []
+    assert pipeline.stored_exports(ExportKind.BREAKDOWN) == truth_rows(
+        ExportKind.BREAKDOWN, [TRACK_CAMPAIGN], RECENT_WINDOW, SANDBOX_TODAY
+    )
+
+
+def test_a_bucket_in_another_location_than_the_dataset_fails_before_any_job(pipeline: Pipeline) -> None:
+    # fake-gcs-server puts every bucket in US-CENTRAL1, so the dataset is the one in another location.
+    manifest = pipeline.export(ExportKind.BREAKDOWN, [TRACK_CAMPAIGN], RECENT_WINDOW)
+    BigQueryHook(use_legacy_sql=False).create_empty_dataset(
+        dataset_id=pipeline.dataset, project_id=pipeline.project, location="EU", exists_ok=False
+    )
+    jobs_before = pipeline.job_types()
+
+    with pytest.raises(
+        ValueError, match=rf"bucket {pipeline.bucket} is in US-CENTRAL1 but the dataset is in EU; BigQuery"
+    ):
+        pipeline.merge(ExportKind.BREAKDOWN, manifest)
+    assert pipeline.job_types() == jobs_before
+    assert pipeline.tables() == []
+
+
+def test_maximum_bytes_billed_caps_the_merge_job(pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) -> None:
+    manifest = pipeline.export(ExportKind.BREAKDOWN, [TRACK_CAMPAIGN], RECENT_WINDOW)
+    insert_job = BigQueryHook.insert_job
+    queries: list[dict[str, Any]] = []
+
+    def recording_insert_job(self: BigQueryHook, **kwargs: Any) -> Any:
+        if "query" in kwargs["configuration"]:
+            queries.append(kwargs["configuration"]["query"])
+        return insert_job(self, **kwargs)
+
+    monkeypatch.setattr(BigQueryHook, "insert_job", recording_insert_job)
+    pipeline.merge(ExportKind.BREAKDOWN, manifest, maximum_bytes_billed=10 * 2**30)
+    pipeline.merge(ExportKind.BREAKDOWN, manifest)
+
+    assert [query.get("maximumBytesBilled") for query in queries] == [str(10 * 2**30), None]

@@ -8,7 +8,7 @@ import json
 import subprocess
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ Key = tuple[Any, ...]
 
 
 def dag_settings(
-    *, project: str, dataset: str, bucket: str, campaign_ids: Sequence[str] = ()
+    *, project: str, dataset: str, bucket: str, export_shards: int, campaign_ids: Sequence[str] = ()
 ) -> dict[str, str]:
     """The environment variables the example DAGs take their configuration from."""
     return {
@@ -36,6 +36,7 @@ def dag_settings(
         "SOUNDLINK_BIGQUERY_DATASET": dataset,
         "SOUNDLINK_GCS_BUCKET": bucket,
         "SOUNDLINK_CAMPAIGN_IDS": ",".join(campaign_ids),
+        "SOUNDLINK_EXPORT_SHARDS": str(export_shards),
     }
 
 
@@ -72,7 +73,8 @@ def _typed(table: TableDefinition, row: Row) -> Row:
     converters: dict[str, Callable[[Any], Any]] = {
         "DATE": dt.date.fromisoformat,
         "TIMESTAMP": lambda value: dt.datetime.fromisoformat(value.replace("Z", "+00:00")),
-        "NUMERIC": lambda value: Decimal(str(value)),
+        # The MERGE rounds money half away from zero to NUMERIC's 9 digits; Python calls that ROUND_HALF_UP.
+        "NUMERIC": lambda value: Decimal(str(value)).quantize(Decimal("1e-9"), rounding=ROUND_HALF_UP),
         "FLOAT64": float,
         "INT64": int,
         "STRING": str,
