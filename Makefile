@@ -4,7 +4,7 @@ AF3 := .venvs/af3/bin
 AF2 := .venvs/af2/bin
 PYTEST_ARGS ?=
 
-.PHONY: bootstrap demo test test-af3 test-af2 lint format bench bigquery-check services-up services-down clean
+.PHONY: bootstrap demo test unit test-af3 test-af2 lint format bench bigquery-check services-up services-down clean
 
 bootstrap:
 	scripts/bootstrap.sh all
@@ -13,6 +13,11 @@ demo: bootstrap
 	$(AF3)/python scripts/demo.py
 
 test: bootstrap lint test-af3 test-af2
+
+# The hermetic tier for the edit loop: no server, no Airflow process; under a minute.
+unit:
+	scripts/bootstrap.sh af3
+	$(AF3)/python -m pytest -m "not integration and not e2e" -q $(PYTEST_ARGS)
 
 # The whole suite on Airflow 3.3; end-to-end tests drive both Airflow versions' CLIs.
 test-af3:

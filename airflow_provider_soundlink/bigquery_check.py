@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 
-from airflow_provider_soundlink.exports import ExportKind
+from airflow_provider_soundlink.exports import CAMPAIGN_EXPORTS
 from airflow_provider_soundlink.schemas import table_definition
 from airflow_provider_soundlink.sql import TableRef, merge_statement
 from airflow_provider_soundlink.windows import DateWindow
@@ -55,7 +55,7 @@ def dry_run_merges(
 
     hook = BigQueryHook(gcp_conn_id=gcp_conn_id, location=location, use_legacy_sql=False)
     results = []
-    for kind in ExportKind:
+    for kind in CAMPAIGN_EXPORTS:
         table = table_definition(kind)
         target = TableRef(project, dataset, table.name)
         try:

@@ -49,10 +49,11 @@ import logging
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
+from airflow_provider_soundlink.client.errors import SoundlinkConfigurationError
 from airflow_provider_soundlink.compat import Asset, Param
-from airflow_provider_soundlink.exports import ExportKind
+from airflow_provider_soundlink.exports import CAMPAIGN_EXPORTS, ExportKind
 from airflow_provider_soundlink.hooks.soundlink import SoundlinkHook
 from airflow_provider_soundlink.operators.bigquery_merge import (
     MERGE_POOL,
@@ -63,6 +64,7 @@ from airflow_provider_soundlink.operators.export_to_gcs import SoundlinkExportTo
 from airflow_provider_soundlink.windows import DateWindow
 
 if TYPE_CHECKING:
+    from airflow.sdk import XComArg
     from airflow.sdk.definitions.xcom_arg import PlainXComArg
 
 log = logging.getLogger(__name__)
@@ -94,7 +96,7 @@ class PipelineConfig:
 
     def __post_init__(self) -> None:
         if not 1 <= self.export_shards <= MAX_EXPORT_SHARDS:
-            raise ValueError(
+            raise SoundlinkConfigurationError(
                 f"SOUNDLINK_EXPORT_SHARDS={self.export_shards} is out of range: give a whole number from 1 "
                 f"to {MAX_EXPORT_SHARDS} (the export tasks per export; match the soundlink_api pool's slots)"
             )
@@ -148,7 +150,7 @@ def parse_export_shards(text: str) -> int:
     try:
         return int(text)
     except ValueError:
-        raise ValueError(
+        raise SoundlinkConfigurationError(
             f"SOUNDLINK_EXPORT_SHARDS={text!r} is not a whole number: give the number of export tasks per "
             f"export, 1 to {MAX_EXPORT_SHARDS}"
         ) from None
@@ -162,7 +164,7 @@ def shard_key(shard: int) -> str:
 def revision_window(report_date: dt.date, revision_days: int) -> DateWindow:
     """The report dates a run for ``report_date`` loads: that day and the ``revision_days`` before it."""
     if revision_days < 0:
-        raise ValueError(f"revision_days must be 0 or more, got {revision_days}")
+        raise SoundlinkConfigurationError(f"revision_days must be 0 or more, got {revision_days}")
     return DateWindow(report_date - dt.timedelta(days=revision_days), report_date)
 
 
@@ -194,7 +196,7 @@ def plan_exports(
     """
     for param, variable in (("project_id", "SOUNDLINK_BIGQUERY_PROJECT"), ("bucket", "SOUNDLINK_GCS_BUCKET")):
         if not params.get(param):
-            raise ValueError(
+            raise SoundlinkConfigurationError(
                 f"no {param} configured: set the environment variable {variable} for the DAG processor and "
                 f"workers, or pass the param {param} when triggering the run"
             )
@@ -221,21 +223,23 @@ def plan_exports(
     return plan
 
 
-def add_export_and_merge_tasks(config: PipelineConfig, plan: PlainXComArg) -> None:
+def add_export_and_merge_tasks(config: PipelineConfig, plan: XComArg) -> None:
     """Per export: ``config.export_shards`` export tasks, each over its share of the planned campaigns,
     then one MERGE of all their files.
 
     Call it inside the DAG's context, with the output of the task that returned :func:`plan_exports`
     (declared with ``multiple_outputs=True``).
     """
-    for kind in ExportKind:
+    # A plan task's output is a PlainXComArg: indexing it pulls the XCom of that key (multiple_outputs).
+    plan_outputs = cast("PlainXComArg", plan)
+    for kind in CAMPAIGN_EXPORTS:
         shards = [
             SoundlinkExportToGCSOperator(
                 task_id=f"export_{kind.value}_{shard}",
                 export=kind,
-                campaign_ids=plan[shard_key(shard)],
-                report_start_date=plan["report_start_date"],
-                report_end_date=plan["report_end_date"],
+                campaign_ids=plan_outputs[shard_key(shard)],
+                report_start_date=plan_outputs["report_start_date"],
+                report_end_date=plan_outputs["report_end_date"],
                 bucket="{{ params.bucket }}",
                 object_prefix="{{ params.object_prefix }}",
                 soundlink_conn_id=config.soundlink_conn_id,

@@ -15,25 +15,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
+from airflow_provider_soundlink.client.errors import SoundlinkConfigurationError
 from airflow_provider_soundlink.exports import ExportKind
 from airflow_provider_soundlink.windows import DateWindow
-
-LINK_STATS_EXPORT = "link_stats"
-"""The export name of link click statistics (they have no JSONL export of their own, hence no ExportKind)."""
-
-EXPORT_TABLES: Mapping[str, str] = {
-    **{kind.value: kind.table_name for kind in ExportKind},
-    LINK_STATS_EXPORT: "link_clicks_daily",
-}
-"""The table definition each export loads into."""
-
-
-def export_name(export: ExportKind | str) -> str:
-    """The manifest's name of an export, refusing one that nothing produces."""
-    name = export.value if isinstance(export, ExportKind) else export
-    if name not in EXPORT_TABLES:
-        raise ValueError(f"unknown export {export!r}: give one of {', '.join(map(repr, EXPORT_TABLES))}")
-    return name
 
 
 class ManifestEntry(TypedDict):
@@ -84,7 +68,7 @@ def flatten_manifests(manifests: Iterable[Any]) -> list[ManifestEntry]:
     entry is checked to have the fields of :class:`ManifestEntry`.
     """
     if isinstance(manifests, (str, bytes, Mapping)):
-        raise TypeError(
+        raise SoundlinkConfigurationError(
             f"a manifest is a list of entries (or a list of such lists), got {type(manifests).__name__}; "
             "pass the export task's output"
         )
@@ -95,28 +79,33 @@ def flatten_manifests(manifests: Iterable[Any]) -> list[ManifestEntry]:
         elif isinstance(item, Sequence) and not isinstance(item, (str, bytes)):
             entries.extend(_checked_entry(entry, len(entries) + offset) for offset, entry in enumerate(item))
         else:
-            raise TypeError(f"manifest item {item!r} is neither an entry nor a list of entries")
+            raise SoundlinkConfigurationError(
+                f"manifest item {item!r} is neither an entry nor a list of entries"
+            )
     return entries
 
 
 def _checked_entry(entry: object, position: int) -> ManifestEntry:
     if not isinstance(entry, Mapping):
-        raise TypeError(f"manifest entry {position} is {entry!r}, not a mapping")
+        raise SoundlinkConfigurationError(f"manifest entry {position} is {entry!r}, not a mapping")
     missing = sorted(set(_ENTRY_TYPES) - set(entry))
     if missing:
-        raise ValueError(f"manifest entry {position} lacks {missing}: {dict(entry)!r}")
+        raise SoundlinkConfigurationError(f"manifest entry {position} lacks {missing}: {dict(entry)!r}")
     for name, expected in _ENTRY_TYPES.items():
         if not isinstance(entry[name], expected):
-            raise ValueError(f"manifest entry {position} has {name}={entry[name]!r} of the wrong type")
-    if EXPORT_TABLES.get(entry["export"]) != entry["table"]:
-        raise ValueError(
+            raise SoundlinkConfigurationError(
+                f"manifest entry {position} has {name}={entry[name]!r} of the wrong type"
+            )
+    known = {kind.value: kind.table_name for kind in ExportKind}
+    if known.get(entry["export"]) != entry["table"]:
+        raise SoundlinkConfigurationError(
             f"manifest entry {position} has export {entry['export']!r} and table {entry['table']!r}; "
-            f"known exports and their tables: {dict(EXPORT_TABLES)}"
+            f"known exports and their tables: {known}"
         )
     if not entry["scope"] or not all(
         isinstance(column, str) and isinstance(value, str) for column, value in entry["scope"].items()
     ):
-        raise ValueError(
+        raise SoundlinkConfigurationError(
             f"manifest entry {position} has scope {entry['scope']!r}; it maps scope columns to strings"
         )
     checked = ManifestEntry(
@@ -132,7 +121,9 @@ def _checked_entry(entry: object, position: int) -> ManifestEntry:
     try:
         entry_window(checked)
     except ValueError as error:
-        raise ValueError(f"manifest entry {position} has an unusable window: {error}") from error
+        raise SoundlinkConfigurationError(
+            f"manifest entry {position} has an unusable window: {error}"
+        ) from error
     return checked
 
 
@@ -144,17 +135,17 @@ def manifest_scope(entries: Sequence[ManifestEntry]) -> ManifestScope:
     exported over the whole window. Overlapping windows are fine: the MERGE keeps the latest ``exported_at``.
     """
     if not entries:
-        raise ValueError(
+        raise SoundlinkConfigurationError(
             "the manifest is empty: the export task exported nothing, so there is no scope to load"
         )
     exports = {entry["export"] for entry in entries}
     if len(exports) != 1:
-        raise ValueError(
+        raise SoundlinkConfigurationError(
             f"the manifest mixes exports {sorted(exports)}; load each export with its own merge task"
         )
     shapes = {tuple(sorted(entry["scope"])) for entry in entries}
     if len(shapes) != 1:
-        raise ValueError(
+        raise SoundlinkConfigurationError(
             f"the manifest mixes scopes bound by {sorted(map(list, shapes))} (e.g. one engagement context "
             "and all contexts); load each with its own merge task"
         )
@@ -173,7 +164,7 @@ def manifest_scope(entries: Sequence[ManifestEntry]) -> ManifestScope:
     for key in itertools.product(*values.values()):
         gaps = uncovered_days(window, windows_by_scope.get(key, []))
         if gaps:
-            raise ValueError(
+            raise SoundlinkConfigurationError(
                 f"{_describe(columns, key)} was not exported for {', '.join(map(str, gaps))} inside the "
                 f"manifest's window {window}; loading it would delete its stored rows for those days. Export "
                 "every combination over the same dates (one export task per run) before merging"
@@ -201,12 +192,9 @@ def uncovered_days(window: DateWindow, parts: Iterable[DateWindow]) -> list[Date
 
 
 __all__ = [
-    "EXPORT_TABLES",
-    "LINK_STATS_EXPORT",
     "ManifestEntry",
     "ManifestScope",
     "entry_window",
-    "export_name",
     "flatten_manifests",
     "manifest_scope",
     "uncovered_days",

@@ -11,14 +11,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-PERSONAL_LINK_STATS_FIELDS = frozenset({"ip", "subscriber_id"})
-"""Link statistics fields (as group or as filter) that identify a person."""
+from airflow_provider_soundlink.client.errors import SoundlinkConfigurationError
+from airflow_provider_soundlink.exports import PERSONAL_LINK_STATS_FIELDS
 
 
 def pseudonymise(value: str, key: str) -> str:
     """The pseudonym of ``value``: 64 lower-case hex digits of HMAC-SHA256 keyed with ``key``."""
     if not key:
-        raise ValueError("the pseudonymisation key is empty; a keyless hash of personal data can be reversed")
+        raise SoundlinkConfigurationError(
+            "the pseudonymisation key is empty; a keyless hash of personal data can be reversed"
+        )
     return hmac.new(key.encode("utf-8"), value.encode("utf-8"), hashlib.sha256).hexdigest()
 
 

@@ -34,6 +34,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from airflow_provider_soundlink.client.errors import SoundlinkConfigurationError
 from airflow_provider_soundlink.schemas import TableDefinition
 from airflow_provider_soundlink.windows import DateWindow
 
@@ -51,7 +52,7 @@ _SQL_LINE_WIDTH = 100
 
 def validate_project(project: str) -> str:
     if not _PROJECT.fullmatch(project):
-        raise ValueError(
+        raise SoundlinkConfigurationError(
             f"invalid BigQuery project id {project!r}: 6 to 30 lower-case letters, digits or hyphens, "
             "starting with a letter and not ending with a hyphen"
         )
@@ -60,7 +61,7 @@ def validate_project(project: str) -> str:
 
 def validate_dataset(dataset: str) -> str:
     if not _DATASET.fullmatch(dataset):
-        raise ValueError(
+        raise SoundlinkConfigurationError(
             f"invalid BigQuery dataset name {dataset!r}: 1 to 1024 ASCII letters, digits or underscores"
         )
     return dataset
@@ -69,7 +70,7 @@ def validate_dataset(dataset: str) -> str:
 def validate_table(table: str) -> str:
     allowed = all(unicodedata.category(char).startswith(_TABLE_CHARACTER_CATEGORIES) for char in table)
     if not table or not allowed or len(table.encode("utf-8")) > _MAX_TABLE_NAME_BYTES:
-        raise ValueError(
+        raise SoundlinkConfigurationError(
             f"invalid BigQuery table name {table!r}: 1 to {_MAX_TABLE_NAME_BYTES} bytes of letters, marks, "
             "digits, underscores, dashes or spaces"
         )
@@ -118,7 +119,7 @@ class MergeStatement:
         ``{"campaign_id": ["camp_a", "camp_b"]}``.
         """
         if set(scope) != set(self.scope_columns):
-            raise ValueError(
+            raise SoundlinkConfigurationError(
                 f"this MERGE is scoped by {list(self.scope_columns)} besides the dates; got values for "
                 f"{sorted(scope)}"
             )
@@ -126,7 +127,7 @@ class MergeStatement:
         for column in self.scope_columns:
             values = scope[column]
             if isinstance(values, str) or not values:
-                raise ValueError(
+                raise SoundlinkConfigurationError(
                     f"the scope of {column!r} must be a non-empty list of values, got {values!r}"
                 )
             parameters.append(
@@ -174,13 +175,13 @@ def merge_statement(
     left alone. See the module docstring for why this is one ``ON FALSE`` MERGE.
     """
     if not scope_columns:
-        raise ValueError(
+        raise SoundlinkConfigurationError(
             f"a MERGE into {table.name!r} needs at least one of its scope columns "
             f"{list(table.scope_columns)}: the dates alone would make one load the truth for every row"
         )
     unknown = [column for column in scope_columns if column not in table.scope_columns]
     if unknown:
-        raise ValueError(
+        raise SoundlinkConfigurationError(
             f"{unknown} are not scope columns of {table.name!r}; its scope columns are "
             f"{list(table.scope_columns)}"
         )

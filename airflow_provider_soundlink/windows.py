@@ -6,6 +6,8 @@ import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from airflow_provider_soundlink.client.errors import SoundlinkConfigurationError
+
 MAX_EXPORT_DAYS = 90
 
 
@@ -18,7 +20,7 @@ class DateWindow:
 
     def __post_init__(self) -> None:
         if self.end < self.start:
-            raise ValueError(
+            raise SoundlinkConfigurationError(
                 f"date window ends before it starts: {self.start.isoformat()} .. {self.end.isoformat()}; "
                 "give an end date on or after the start date"
             )
@@ -38,7 +40,7 @@ def slice_date_range(start: dt.date, end: dt.date, max_days: int = MAX_EXPORT_DA
     API refuses.
     """
     if max_days < 1:
-        raise ValueError(f"max_days must be at least 1, got {max_days}")
+        raise SoundlinkConfigurationError(f"max_days must be at least 1, got {max_days}")
     whole = DateWindow(start, end)
     cursor = whole.start
     step = dt.timedelta(days=max_days - 1)

@@ -1,7 +1,8 @@
 """Shared fixtures: the local GCS/BigQuery emulators and the Soundlink sandbox, started once per session.
 
-Tests that use them are marked ``integration`` automatically, so ``pytest -m "not integration"`` runs
-only the fast unit tests. A stand-in that cannot start fails the test with its log, never skips it.
+Tests that use them are marked ``integration`` and those under ``tests/e2e`` ``e2e`` automatically, so
+``pytest -m "not integration and not e2e"`` (``make unit``) runs only the hermetic unit tier. A stand-in
+that cannot start fails the test with its log, never skips it.
 """
 
 from __future__ import annotations
@@ -27,7 +28,10 @@ GCP_PROJECT = "soundlink-local"
 SANDBOX_TODAY = dt.date(2026, 6, 15)
 """A fixed "today" for the sandbox, so its data (and every assertion on it) never depends on the clock."""
 
-FIXTURES_NEEDING_STAND_INS = frozenset({"gcp_emulators", "sandbox", "soundlink_connection"})
+FIXTURES_NEEDING_STAND_INS = frozenset(
+    {"gcp_emulators", "sandbox", "sandbox_process", "_sandbox_process", "soundlink_connection"}
+)
+E2E_DIRECTORY = REPO_ROOT / "tests" / "e2e"
 
 
 def _load_services() -> ModuleType:
@@ -45,7 +49,9 @@ services = _load_services()
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if FIXTURES_NEEDING_STAND_INS.intersection(getattr(item, "fixturenames", ())):
+        if item.path.is_relative_to(E2E_DIRECTORY):
+            item.add_marker(pytest.mark.e2e)
+        elif FIXTURES_NEEDING_STAND_INS.intersection(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.integration)
 
 

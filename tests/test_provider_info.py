@@ -22,5 +22,12 @@ def test_the_connection_form_relabels_fields_and_offers_the_extras() -> None:
     widgets = {name for name in manager.connection_form_widgets if name.startswith("extra__soundlink__")}
     assert widgets == {
         f"extra__soundlink__{name}"
-        for name in ("timeout", "max_attempts", "retry_budget", "allow_insecure_http", "pseudonymisation_key")
+        for name in (
+            "timeout",
+            "export_timeout",
+            "max_attempts",
+            "retry_budget",
+            "allow_insecure_http",
+            "pseudonymisation_key",
+        )
     }

@@ -6,8 +6,8 @@ import datetime as dt
 import re
 from collections.abc import Sequence
 
-from airflow_provider_soundlink.exports import ExportKind
-from airflow_provider_soundlink.hooks.soundlink import ENGAGEMENT_CONTEXTS
+from airflow_provider_soundlink.client.errors import SoundlinkConfigurationError
+from airflow_provider_soundlink.exports import ENGAGEMENT_CONTEXTS, ExportKind
 from airflow_provider_soundlink.windows import DateWindow
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -16,14 +16,6 @@ _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 def is_template(value: object) -> bool:
     """Whether a constructor argument is still a Jinja template, to be checked once rendered."""
     return isinstance(value, str) and "{{" in value
-
-
-def export_kind(export: ExportKind | str) -> ExportKind:
-    try:
-        return ExportKind(export)
-    except ValueError:
-        known = ", ".join(repr(kind.value) for kind in ExportKind)
-        raise ValueError(f"unknown export {export!r}: give one of {known}") from None
 
 
 def parse_report_date(name: str, value: object) -> dt.date:
@@ -36,8 +28,10 @@ def parse_report_date(name: str, value: object) -> dt.date:
         try:
             return dt.date.fromisoformat(value.strip())
         except ValueError as error:
-            raise ValueError(f"{name}={value!r} is not a calendar date ({error}); give YYYY-MM-DD") from None
-    raise ValueError(
+            raise SoundlinkConfigurationError(
+                f"{name}={value!r} is not a calendar date ({error}); give YYYY-MM-DD"
+            ) from None
+    raise SoundlinkConfigurationError(
         f"{name}={value!r} is not a date; give a YYYY-MM-DD string (e.g. '{{{{ ds }}}}') or a date"
     )
 
@@ -46,7 +40,7 @@ def export_window(report_start_date: object, report_end_date: object) -> DateWin
     start = parse_report_date("report_start_date", report_start_date)
     end = parse_report_date("report_end_date", report_end_date)
     if end < start:
-        raise ValueError(
+        raise SoundlinkConfigurationError(
             f"report_end_date {end.isoformat()} is before report_start_date {start.isoformat()}; both dates "
             "are inclusive, give an end on or after the start"
         )
@@ -59,7 +53,7 @@ def campaign_id_list(campaign_ids: object) -> list[str]:
     An empty list is valid: an export shard of a run with fewer campaigns than shards exports nothing.
     """
     if isinstance(campaign_ids, (str, bytes)) or not isinstance(campaign_ids, Sequence):
-        raise ValueError(
+        raise SoundlinkConfigurationError(
             f"campaign_ids must be a list of campaign id strings, got {campaign_ids!r}; pass a list, an "
             "XComArg returning one, or a template with render_template_as_native_obj=True on the DAG"
         )
@@ -67,7 +61,9 @@ def campaign_id_list(campaign_ids: object) -> list[str]:
         campaign_id for campaign_id in campaign_ids if not isinstance(campaign_id, str) or not campaign_id
     ]
     if unusable:
-        raise ValueError(f"campaign_ids holds {unusable!r}; every campaign id must be a non-empty string")
+        raise SoundlinkConfigurationError(
+            f"campaign_ids holds {unusable!r}; every campaign id must be a non-empty string"
+        )
     return list(dict.fromkeys(campaign_ids))
 
 
@@ -75,12 +71,12 @@ def check_engagement_context(kind: ExportKind, engagement_context: str | None) -
     if engagement_context is None:
         return
     if kind is not ExportKind.ENGAGEMENT:
-        raise ValueError(
+        raise SoundlinkConfigurationError(
             f"engagement_context={engagement_context!r} applies only to the engagement export, not to "
             f"{kind.value!r}; leave it None"
         )
     if engagement_context not in ENGAGEMENT_CONTEXTS:
-        raise ValueError(
+        raise SoundlinkConfigurationError(
             f"engagement_context={engagement_context!r} is unknown: give one of "
             f"{', '.join(ENGAGEMENT_CONTEXTS)}, or None for both"
         )

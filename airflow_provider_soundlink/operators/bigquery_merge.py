@@ -18,12 +18,11 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from airflow_provider_soundlink.client.errors import SoundlinkConfigurationError
 from airflow_provider_soundlink.compat import AirflowSkipException, Asset, BaseOperator, Context
-from airflow_provider_soundlink.exports import ExportKind
+from airflow_provider_soundlink.exports import ExportKind, export_kind
 from airflow_provider_soundlink.manifest import (
-    EXPORT_TABLES,
     ManifestScope,
-    export_name,
     flatten_manifests,
     manifest_scope,
 )
@@ -204,25 +203,29 @@ class SoundlinkBigQueryMergeOperator(BaseOperator):
         merge_retry_max_wait: dt.timedelta = dt.timedelta(minutes=2),
         **kwargs: Any,
     ) -> None:
-        export = export_name(export)
-        table_id = table_id or EXPORT_TABLES[export]
+        export = export_kind(export).value
+        table_id = table_id or ExportKind(export).table_name
         identifiers = (project_id, dataset_id, table_id)
         if not any(is_template(identifier) for identifier in identifiers):
             TableRef(project_id, dataset_id, table_id)
             kwargs.setdefault("outlets", [Asset(bigquery_asset_uri(project_id, dataset_id, table_id))])
         if staging_expiration <= dt.timedelta(0):
-            raise ValueError(f"staging_expiration must be positive, got {staging_expiration}")
+            raise SoundlinkConfigurationError(
+                f"staging_expiration must be positive, got {staging_expiration}"
+            )
         if not 1 <= max_uris_per_load_job <= MAX_SOURCE_URIS_PER_LOAD_JOB:
-            raise ValueError(
+            raise SoundlinkConfigurationError(
                 f"max_uris_per_load_job must be 1 to {MAX_SOURCE_URIS_PER_LOAD_JOB} (BigQuery's limit of "
                 f"source URIs per load job), got {max_uris_per_load_job}"
             )
         if maximum_bytes_billed is not None and maximum_bytes_billed < 1:
-            raise ValueError(
+            raise SoundlinkConfigurationError(
                 f"maximum_bytes_billed must be a positive number of bytes or None, got {maximum_bytes_billed}"
             )
         if merge_max_attempts < 1:
-            raise ValueError(f"merge_max_attempts must be at least 1, got {merge_max_attempts}")
+            raise SoundlinkConfigurationError(
+                f"merge_max_attempts must be at least 1, got {merge_max_attempts}"
+            )
         super().__init__(**kwargs)
         self.export = export
         self.manifest = manifest
@@ -247,7 +250,7 @@ class SoundlinkBigQueryMergeOperator(BaseOperator):
             )
         scope = manifest_scope(entries)
         if scope.export != self.export:
-            raise ValueError(
+            raise SoundlinkConfigurationError(
                 f"the manifest holds the {scope.export!r} export but this task loads {self.export!r}; pass "
                 "the matching export task's output"
             )
@@ -322,7 +325,7 @@ class SoundlinkBigQueryMergeOperator(BaseOperator):
             return str(created.get("location") or self.location or "US")
         existing = str(dataset.location or "")
         if self.location and existing and existing.upper() != self.location.upper():
-            raise ValueError(
+            raise SoundlinkConfigurationError(
                 f"dataset {target.project}.{target.dataset} is in {existing}, not in "
                 f"location={self.location!r}; set location to {existing!r} (the DAG param or "
                 f"SOUNDLINK_BIGQUERY_LOCATION), or load into a dataset in {self.location}"
@@ -350,7 +353,7 @@ class SoundlinkBigQueryMergeOperator(BaseOperator):
                 self.log.info("Could not read the location of bucket %s (%s); not checking it", name, error)
                 continue
             if bucket_location and not locations_compatible(dataset_location, bucket_location):
-                raise ValueError(
+                raise SoundlinkConfigurationError(
                     f"bucket {name} is in {bucket_location} but the dataset is in {dataset_location}; "
                     "BigQuery loads from Cloud Storage only when the dataset is in the bucket's location. "
                     "Export to a bucket in the dataset's location, or load into a dataset in the bucket's"

@@ -9,14 +9,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from airflow_provider_soundlink.client.errors import SoundlinkConfigurationError
+from airflow_provider_soundlink.client.exports import NDJSON
 from airflow_provider_soundlink.compat import BaseOperator, Context
-from airflow_provider_soundlink.exports import ExportKind
-from airflow_provider_soundlink.hooks.soundlink import NDJSON, SoundlinkHook
+from airflow_provider_soundlink.exports import CAMPAIGN_EXPORTS, ExportKind, export_kind
+from airflow_provider_soundlink.hooks.soundlink import SoundlinkHook
 from airflow_provider_soundlink.manifest import ManifestEntry
 from airflow_provider_soundlink.operators.arguments import (
     campaign_id_list,
     check_engagement_context,
-    export_kind,
     export_window,
     is_template,
 )
@@ -96,7 +97,7 @@ class SoundlinkExportToGCSOperator(BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.export = export_kind(export)
+        self.export = export_kind(export, CAMPAIGN_EXPORTS)
         check_engagement_context(self.export, engagement_context)
         if isinstance(campaign_ids, (list, tuple)) or (
             isinstance(campaign_ids, str) and not is_template(campaign_ids)
@@ -106,7 +107,9 @@ class SoundlinkExportToGCSOperator(BaseOperator):
         if all(isinstance(date, (str, dt.date)) and not is_template(date) for date in dates):
             export_window(*dates)
         if not bucket:
-            raise ValueError("bucket is empty: give the name of the GCS bucket to write the export to")
+            raise SoundlinkConfigurationError(
+                "bucket is empty: give the name of the GCS bucket to write the export to"
+            )
         self.campaign_ids = campaign_ids
         self.report_start_date = report_start_date
         self.report_end_date = report_end_date

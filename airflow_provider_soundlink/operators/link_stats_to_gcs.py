@@ -10,20 +10,18 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from airflow_provider_soundlink.client.api import LINK_STATS_GROUPS, LINK_STATS_MAX_PAGE_SIZE
+from airflow_provider_soundlink.client.errors import SoundlinkConfigurationError
+from airflow_provider_soundlink.client.exports import NDJSON
 from airflow_provider_soundlink.compat import BaseOperator, Context
-from airflow_provider_soundlink.hooks.soundlink import (
-    LINK_STATS_GROUPS,
-    LINK_STATS_MAX_PAGE_SIZE,
-    NDJSON,
-    SoundlinkHook,
-)
-from airflow_provider_soundlink.manifest import LINK_STATS_EXPORT, ManifestEntry
+from airflow_provider_soundlink.exports import ExportKind
+from airflow_provider_soundlink.hooks.soundlink import SoundlinkHook
+from airflow_provider_soundlink.manifest import ManifestEntry
 from airflow_provider_soundlink.operators.arguments import export_window, is_template
 from airflow_provider_soundlink.pseudonymise import PERSONAL_LINK_STATS_FIELDS, pseudonymise
 from airflow_provider_soundlink.schemas import table_definition
 from airflow_provider_soundlink.windows import slice_date_range
 
-LINK_CLICKS_TABLE = "link_clicks_daily"
 FILTERS = ("campaign_id", "subscriber_id", "profile_id")
 """The endpoint's filters; each is stored in the ``filter_<name>`` column, '' when not used."""
 UNGROUPED_TOTAL = "total"
@@ -34,17 +32,19 @@ _LAST_MILLISECOND = dt.time(23, 59, 59, 999_000)
 def grouping_list(groupings: object) -> list[str | None]:
     """The requested groupings without duplicates, refusing anything the endpoint does not know."""
     if isinstance(groupings, (str, bytes)) or not isinstance(groupings, Sequence):
-        raise ValueError(
+        raise SoundlinkConfigurationError(
             f"groupings must be a list, got {groupings!r}; e.g. [None, 'country', 'params'] (None is the "
             "ungrouped daily total)"
         )
     if not groupings:
-        raise ValueError("groupings is empty: give at least one grouping, or None for the ungrouped total")
+        raise SoundlinkConfigurationError(
+            "groupings is empty: give at least one grouping, or None for the ungrouped total"
+        )
     unknown = [
         grouping for grouping in groupings if grouping is not None and grouping not in LINK_STATS_GROUPS
     ]
     if unknown:
-        raise ValueError(
+        raise SoundlinkConfigurationError(
             f"groupings holds {unknown!r}; each is None (the ungrouped total) or one of "
             f"{', '.join(LINK_STATS_GROUPS)}"
         )
@@ -68,7 +68,7 @@ def link_stats_object_name(
     """
     parts = [
         prefix.strip("/"),
-        LINK_CLICKS_TABLE,
+        ExportKind.LINK_STATS.table_name,
         f"group_by={group_by_value(grouping)}",
         *(
             f"filter_{name}={quote(stored_filters[name], safe='')}"
@@ -158,9 +158,13 @@ class SoundlinkLinkStatsToGCSOperator(BaseOperator):
         if all(isinstance(date, (str, dt.date)) and not is_template(date) for date in dates):
             export_window(*dates)
         if not bucket:
-            raise ValueError("bucket is empty: give the name of the GCS bucket to write the link stats to")
+            raise SoundlinkConfigurationError(
+                "bucket is empty: give the name of the GCS bucket to write the link stats to"
+            )
         if not 1 <= page_size <= LINK_STATS_MAX_PAGE_SIZE:
-            raise ValueError(f"page_size must be between 1 and {LINK_STATS_MAX_PAGE_SIZE}, got {page_size}")
+            raise SoundlinkConfigurationError(
+                f"page_size must be between 1 and {LINK_STATS_MAX_PAGE_SIZE}, got {page_size}"
+            )
         self.groupings = groupings
         self.report_start_date = report_start_date
         self.report_end_date = report_end_date
@@ -193,7 +197,7 @@ class SoundlinkLinkStatsToGCSOperator(BaseOperator):
         from airflow.providers.google.cloud.hooks.gcs import GCSHook
 
         gcs = GCSHook(gcp_conn_id=self.gcp_conn_id, impersonation_chain=self.impersonation_chain)
-        table = table_definition(LINK_CLICKS_TABLE)
+        table = table_definition(ExportKind.LINK_STATS)
         manifest: list[ManifestEntry] = []
         with tempfile.TemporaryDirectory(prefix="soundlink-link-stats-") as scratch:
             local_path = Path(scratch) / "day.jsonl"
@@ -225,7 +229,7 @@ class SoundlinkLinkStatsToGCSOperator(BaseOperator):
                     self.log.info("Exported %d link-stats rows of %s to %s", rows, day, uri)
                     manifest.append(
                         ManifestEntry(
-                            export=LINK_STATS_EXPORT,
+                            export=ExportKind.LINK_STATS.value,
                             table=table.name,
                             scope={"group_by": group_by_value(grouping), **_filter_columns(stored_filters)},
                             start_date=day.isoformat(),
@@ -275,7 +279,9 @@ def _expected_fields(grouping: str | None) -> set[str]:
 def _text(entry: Mapping[str, Any], field: str) -> str:
     """A group value as text; a value Soundlink left empty is stored as '' (the key never holds NULL)."""
     if field not in entry:
-        raise ValueError(f"a link-stats entry lacks its group field {field!r}: {sorted(entry)}")
+        raise SoundlinkConfigurationError(
+            f"a link-stats entry lacks its group field {field!r}: {sorted(entry)}"
+        )
     value = entry[field]
     return "" if value is None else str(value)
 

@@ -6,8 +6,9 @@ import datetime as dt
 
 import pytest
 
-from airflow_provider_soundlink.exceptions import SoundlinkConfigurationError
-from airflow_provider_soundlink.hooks.soundlink import DEFAULT_BASE_URL, SoundlinkHook
+from airflow_provider_soundlink.client.defaults import DEFAULT_BASE_URL
+from airflow_provider_soundlink.client.errors import SoundlinkConfigurationError
+from airflow_provider_soundlink.hooks.soundlink import SoundlinkHook
 from airflow_provider_soundlink.sandbox.keys import KEY_METRICS_ONLY, KEY_REVOKED
 from airflow_provider_soundlink.sandbox.testing import SandboxProcess
 from airflow_provider_soundlink.windows import DateWindow
@@ -91,12 +92,12 @@ def test_connection_test_reports_the_request_id(make_hook: HookFactory) -> None:
 
 def test_settings_come_from_arguments_then_extras_then_defaults(make_hook: HookFactory) -> None:
     from_extras = make_hook(extra={"timeout": "12", "max_attempts": 2, "retry_budget": 30}, timeout=None)
-    assert (from_extras._settings.timeout, from_extras._settings.max_attempts) == (12.0, 2)
-    assert from_extras._settings.retry_budget == 30.0
+    assert (from_extras.settings.timeout, from_extras.settings.max_attempts) == (12.0, 2)
+    assert from_extras.settings.retry_budget == 30.0
     from_arguments = make_hook(extra={"max_attempts": 2}, max_attempts=7, retry_budget=9)
-    assert (from_arguments._settings.max_attempts, from_arguments._settings.retry_budget) == (7, 9.0)
+    assert (from_arguments.settings.max_attempts, from_arguments.settings.retry_budget) == (7, 9.0)
     defaults = make_hook(timeout=None)
-    assert (defaults._settings.timeout, defaults._settings.max_attempts, defaults._settings.retry_budget) == (
+    assert (defaults.settings.timeout, defaults.settings.max_attempts, defaults.settings.retry_budget) == (
         60.0,
         5,
         300.0,
@@ -141,6 +142,7 @@ def test_form_widgets_offer_the_extras() -> None:
     widgets = SoundlinkHook.get_connection_form_widgets()
     assert set(widgets) == {
         "timeout",
+        "export_timeout",
         "max_attempts",
         "retry_budget",
         "pseudonymisation_key",
@@ -148,6 +150,31 @@ def test_form_widgets_offer_the_extras() -> None:
     }
     assert widgets["pseudonymisation_key"].field_class.__name__ == "PasswordField"
     assert widgets["allow_insecure_http"].field_class.__name__ == "BooleanField"
+
+
+def test_the_airflow_2_form_and_the_airflow_3_form_agree() -> None:
+    """Airflow 2.11 builds the form from the hook's methods, Airflow 3 from the provider info."""
+    pytest.importorskip("wtforms")
+    pytest.importorskip("flask_appbuilder")
+    from airflow_provider_soundlink import get_provider_info
+
+    (provider_form,) = get_provider_info()["connection-types"]
+    widgets = SoundlinkHook.get_connection_form_widgets()
+    kinds = {"IntegerField": "integer", "BooleanField": "boolean", "PasswordField": "string"}
+
+    assert {
+        name: (str(widget.args[0]), kinds[widget.field_class.__name__]) for name, widget in widgets.items()
+    } == {
+        name: (field["label"], next(kind for kind in field["schema"]["type"] if kind != "null"))
+        for name, field in provider_form["conn-fields"].items()
+    }
+    behaviour = SoundlinkHook.get_ui_field_behaviour()
+    assert provider_form["ui-field-behaviour"] == {
+        "hidden-fields": behaviour["hidden_fields"],
+        "relabeling": behaviour["relabeling"],
+        "placeholders": behaviour["placeholders"],
+    }
+    assert set(behaviour["placeholders"]) - {"host", "password"} <= set(widgets)
 
 
 def test_the_hook_is_registered_for_its_connection_type() -> None:

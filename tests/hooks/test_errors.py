@@ -13,7 +13,7 @@ import uuid
 
 import pytest
 
-from airflow_provider_soundlink.exceptions import (
+from airflow_provider_soundlink.client.errors import (
     SoundlinkAPIError,
     SoundlinkAuthError,
     SoundlinkBadRequestError,
@@ -162,11 +162,11 @@ def test_400_invalid_query_parameter_names_what_was_sent(
 
 def test_400_page_size_exceeded(make_hook: HookFactory, sandbox: SandboxProcess) -> None:
     # The hook refuses oversized pages itself, so only a hand-made request can show the API's answer.
-    from airflow_provider_soundlink.exceptions import RequestContext
+    from airflow_provider_soundlink.client.errors import RequestContext
 
     hook = make_hook()
     with pytest.raises(SoundlinkBadRequestError) as raised:
-        hook._get_json(RequestContext(hook.soundlink_conn_id, "/v1/campaigns", {"pageSize": "101"}))
+        hook.transport.get_json(RequestContext(hook.soundlink_conn_id, "/v1/campaigns", {"pageSize": "101"}))
     assert raised.value.code == "page_size_exceeded"
     assert "page size 101" in str(raised.value)
     assert statuses(sandbox) == [400]
@@ -352,6 +352,8 @@ def test_client_side_refusals_send_nothing(
         hook.iter_export("breakdown", track_campaign, MAY, engagement_context="catalog")
     with pytest.raises(SoundlinkConfigurationError, match="one of catalog, playlist"):
         hook.iter_engagement(track_campaign, MAY, engagement_context="radio")
-    with pytest.raises(SoundlinkConfigurationError, match="unknown export kind 'countries'"):
+    with pytest.raises(
+        SoundlinkConfigurationError, match="unknown export 'countries': give one of 'breakdown', 'engagement'"
+    ):
         hook.iter_export("countries", track_campaign, MAY)
     assert sandbox.requests_log() == []

@@ -11,11 +11,13 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_soundlink.exceptions import (
+from airflow_provider_soundlink.client.errors import (
     SoundlinkConfigurationError,
+    SoundlinkMalformedExportError,
     SoundlinkSchemaVersionError,
     SoundlinkStreamError,
 )
+from airflow_provider_soundlink.compat import AirflowFailException
 from airflow_provider_soundlink.exports import ExportKind
 from airflow_provider_soundlink.sandbox.data import SandboxData
 from airflow_provider_soundlink.sandbox.testing import SandboxProcess
@@ -189,9 +191,11 @@ def test_a_line_that_is_not_json_is_not_retried(
     make_hook: HookFactory, sandbox: SandboxProcess, track_campaign: str
 ) -> None:
     sandbox.add_fault(path="/breakdown/export", kind="bad_line", at_line=4, count=1)
-    with pytest.raises(SoundlinkStreamError) as raised:
+    with pytest.raises(SoundlinkMalformedExportError) as raised:
         make_hook().download_export("breakdown", track_campaign, APRIL, io.BytesIO())
     assert not raised.value.retryable
+    # Under Airflow it fails the task without using its retries: the same bytes would come again.
+    assert isinstance(raised.value, AirflowFailException)
     assert "line 4 is not JSON" in str(raised.value)
     assert "request id: req_" in str(raised.value)
     assert len(export_requests(sandbox)) == 1

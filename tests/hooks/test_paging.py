@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_soundlink.exceptions import SoundlinkConfigurationError, SoundlinkSchemaVersionError
-from airflow_provider_soundlink.hooks.soundlink import LINK_STATS_GROUPS
+from airflow_provider_soundlink.client.api import LINK_STATS_GROUPS
+from airflow_provider_soundlink.client.errors import SoundlinkConfigurationError, SoundlinkSchemaVersionError
 from airflow_provider_soundlink.sandbox.data import SandboxData
 from airflow_provider_soundlink.sandbox.testing import SandboxProcess
 from airflow_provider_soundlink.windows import DateWindow

@@ -11,11 +11,12 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 
-from airflow_provider_soundlink.exceptions import (
+from airflow_provider_soundlink.client.errors import (
     RequestContext,
     SoundlinkBadRequestError,
     SoundlinkNetworkError,
 )
+from airflow_provider_soundlink.exports import PERSONAL_LINK_STATS_FIELDS
 from airflow_provider_soundlink.hooks.soundlink import SoundlinkHook
 
 from .conftest import FAST_RETRIES, ConnectionSetter, ScriptedResponse, ScriptedServer
@@ -111,6 +112,7 @@ def test_the_request_context_shows_names_and_redacts_only_personal_values() -> N
         "soundlink_default",
         "/tracking/link/stats/aggregated",
         {"subscriber_id": SUBSCRIBER, "profile_id": "prof_1", "group": "subscriber_id"},
+        personal_params=PERSONAL_LINK_STATS_FIELDS,
     )
 
     assert context.shown_params == {

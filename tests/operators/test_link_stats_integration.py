@@ -16,7 +16,7 @@ from airflow.providers.google.cloud.hooks.bigquery import BigQueryHook
 from airflow.providers.google.cloud.hooks.gcs import GCSHook
 from task_context import task_context
 
-from airflow_provider_soundlink.exceptions import SoundlinkConfigurationError
+from airflow_provider_soundlink.client.errors import SoundlinkConfigurationError
 from airflow_provider_soundlink.manifest import ManifestEntry
 from airflow_provider_soundlink.operators import (
     SoundlinkBigQueryMergeOperator,

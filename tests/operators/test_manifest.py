@@ -66,9 +66,9 @@ def test_flatten_accepts_one_manifest_a_list_of_manifests_and_a_mix() -> None:
 
 
 def test_flatten_refuses_a_bare_entry_and_names_what_is_wrong() -> None:
-    with pytest.raises(TypeError, match="list of entries"):
+    with pytest.raises(ValueError, match="list of entries"):
         flatten_manifests(entry())  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match="neither an entry nor a list"):
+    with pytest.raises(ValueError, match="neither an entry nor a list"):
         flatten_manifests([42])
 
 

@@ -21,7 +21,7 @@ from google.api_core.exceptions import BadRequest
 from google.cloud import bigquery
 from task_context import task_context
 
-from airflow_provider_soundlink.exceptions import SoundlinkStreamError
+from airflow_provider_soundlink.client.errors import SoundlinkStreamError
 from airflow_provider_soundlink.exports import ExportKind
 from airflow_provider_soundlink.manifest import ManifestEntry
 from airflow_provider_soundlink.operators import SoundlinkBigQueryMergeOperator, SoundlinkExportToGCSOperator
@@ -574,11 +574,13 @@ def test_a_merge_task_run_again_in_the_same_try_reattaches_to_its_jobs(
     assert len(pipeline.tables()) == 2
 
     reattached: list[str] = []
-    monkeypatch.setattr(
-        BigQueryHook,
-        "get_job",
-        lambda self, **kwargs: reattached.append(kwargs["job_id"]) or get_job(self, **kwargs),
-    )
+    get_job = BigQueryHook.get_job
+
+    def recording_get_job(self: BigQueryHook, **kwargs: Any) -> Any:
+        reattached.append(kwargs["job_id"])
+        return get_job(self, **kwargs)
+
+    monkeypatch.setattr(BigQueryHook, "get_job", recording_get_job)
     jobs_before = pipeline.job_types()
     pipeline.merge(ExportKind.BREAKDOWN, manifest, context=one_try)
 
@@ -588,9 +590,6 @@ def test_a_merge_task_run_again_in_the_same_try_reattaches_to_its_jobs(
         ExportKind.BREAKDOWN, [TRACK_CAMPAIGN], RECENT_WINDOW, SANDBOX_TODAY
     )
     assert pipeline.tables() == ["campaign_country_daily"]
-
-
-get_job = BigQueryHook.get_job
 
 
 def test_an_existing_dataset_is_used_as_it_is_and_a_location_mismatch_fails_before_any_job(

@@ -12,7 +12,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
-from airflow_provider_soundlink.exports import ExportKind
+from airflow_provider_soundlink.exports import CAMPAIGN_EXPORTS, ExportKind
 from airflow_provider_soundlink.sandbox.data import SandboxData
 from airflow_provider_soundlink.schemas import TableDefinition, table_definition
 from airflow_provider_soundlink.windows import DateWindow
@@ -137,7 +137,7 @@ class Warehouse:
         """Both tables hold exactly the sandbox's rows; returns the row count per export."""
         counts = {}
         campaign_ids = list(campaign_ids)
-        for kind in ExportKind:
+        for kind in CAMPAIGN_EXPORTS:
             expected = truth(kind, campaign_ids, window, today)
             stored = self.stored(kind)
             missing = sorted(set(expected) - set(stored), key=repr)[:5]

@@ -1,8 +1,13 @@
-"""Errors raised by the Soundlink hook.
+"""The one error family of the provider: the client, the hook, the operators and the SQL raise these.
 
-Every error derives from :class:`SoundlinkError`. ``retryable`` tells the hook's retry policy whether a
+Every error derives from :class:`SoundlinkError`. ``retryable`` tells the client's retry policy whether a
 fresh attempt can succeed; every message carries the API's request id when there is one, because
-Soundlink support asks for it.
+Soundlink support asks for it, and never the API key, even where the API echoes it.
+
+Errors no retry can fix (a revoked key, a missing scope, a refused date range, an unknown schema version,
+a configuration mistake) are also Airflow's ``AirflowFailException`` when Airflow is installed, so the
+task fails at once instead of spending its retries; without Airflow they are plain exceptions. A
+configuration mistake is also a ``ValueError``.
 """
 
 from __future__ import annotations
@@ -12,20 +17,34 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import quote, quote_plus
 
-from airflow.exceptions import AirflowException
+try:  # Airflow 3
+    from airflow.sdk.exceptions import AirflowFailException as _NoRetry
+except ImportError:  # pragma: no cover - which one exists depends on the installed Airflow
+    try:  # Airflow 2.11
+        from airflow.exceptions import AirflowFailException as _NoRetry  # type: ignore[assignment,no-redef]
+    except ImportError:  # no Airflow: the client on its own
 
-from airflow_provider_soundlink.pseudonymise import PERSONAL_LINK_STATS_FIELDS
+        class _NoRetry(Exception):  # type: ignore[no-redef]
+            """Without Airflow, nothing more than an exception."""
+
 
 _SCOPE = re.compile(r"\b[a-z]+:[a-z]+\b")
+# Soundlink keys look like sk_live_..., sk_test_...: an API message may quote one.
+_API_KEY = re.compile(r"\bsk_[A-Za-z0-9_\-]+")
 SLICING_ADVICE = "cut longer ranges with airflow_provider_soundlink.windows.slice_date_range"
 REDACTED = "<redacted>"
+
+
+def scrub_api_keys(text: str) -> str:
+    """``text`` with anything shaped like a Soundlink API key replaced."""
+    return _API_KEY.sub(f"sk_{REDACTED}", text)
 
 
 def _with_request_id(text: str, request_id: str | None) -> str:
     return f"{text} (request id: {request_id})" if request_id else text
 
 
-class SoundlinkError(AirflowException):
+class SoundlinkError(Exception):
     """Base of every error raised by this provider."""
 
     retryable: bool = False
@@ -34,8 +53,13 @@ class SoundlinkError(AirflowException):
     request_id: str | None = None
 
 
-class SoundlinkConfigurationError(SoundlinkError):
-    """The connection or the call's arguments are unusable; nothing was sent to the API."""
+class SoundlinkFinalError(_NoRetry, SoundlinkError):  # type: ignore[misc,valid-type]
+    """An error no retry can fix: under Airflow the task fails without using its retries."""
+
+
+class SoundlinkConfigurationError(SoundlinkFinalError, ValueError):
+    """The connection, the call's or the operator's arguments, or a manifest are unusable; nothing was
+    sent (to the API, to GCS or to BigQuery). The message names the problem and the fix."""
 
 
 class SoundlinkNetworkError(SoundlinkError):
@@ -52,14 +76,22 @@ class RequestContext:
     texts and the repr name those parameters with their values redacted, because errors reach task logs.
     """
 
-    conn_id: str
+    conn_id: str | None
     path: str
     params: Mapping[str, str] = field(default_factory=dict)
     required_scope: str | None = None
+    personal_params: frozenset[str] = frozenset()
+    """Parameters whose values identify a person: sent, never shown."""
 
     @property
     def target(self) -> str:
         return f"GET {self.path}"
+
+    def with_params(self, **params: str) -> RequestContext:
+        """The same request with more (or other) query parameters, e.g. the next page."""
+        return RequestContext(
+            self.conn_id, self.path, {**self.params, **params}, self.required_scope, self.personal_params
+        )
 
     @property
     def shown_params(self) -> dict[str, str]:
@@ -69,11 +101,11 @@ class RequestContext:
         }
 
     def redact(self, text: str) -> str:
-        """``text`` without the values of personal parameters, as sent or as URL-encoded in a request URL."""
+        """``text`` without API keys or the values of personal parameters, as sent or URL-encoded."""
         for value in _personal_values(self).values():
             for form in dict.fromkeys((value, quote_plus(value), quote(value, safe=""))):
                 text = text.replace(form, REDACTED)
-        return text
+        return scrub_api_keys(text)
 
     def __repr__(self) -> str:
         return (
@@ -84,7 +116,7 @@ class RequestContext:
 
 def _personal_values(context: RequestContext) -> dict[str, str]:
     return {
-        name: value for name, value in context.params.items() if name in PERSONAL_LINK_STATS_FIELDS and value
+        name: value for name, value in context.params.items() if name in context.personal_params and value
     }
 
 
@@ -98,9 +130,12 @@ class SoundlinkAPIError(SoundlinkError):
         message: str,
         request_id: str | None,
         context: RequestContext | None = None,
+        retry_after: float | None = None,
     ) -> None:
-        # The API may quote what it refused, a personal value included.
-        message = context.redact(message) if context else message
+        # The API may quote what it refused: a personal value, or the key itself.
+        message = context.redact(message) if context else scrub_api_keys(message)
+        self.retry_after = retry_after
+        """The wait the API asked for (Retry-After), honoured by the retry policy on any retryable status."""
         self.status = status
         self.code = code
         self.api_message = message
@@ -118,11 +153,19 @@ class SoundlinkAPIError(SoundlinkError):
         return ""
 
 
-class SoundlinkAuthError(SoundlinkAPIError):
+class SoundlinkRefusedError(SoundlinkAPIError, SoundlinkFinalError):  # type: ignore[misc]
+    """A 4xx answer (other than 429): the same request would be refused again."""
+
+
+class SoundlinkAuthError(SoundlinkRefusedError):
     """401: the key is missing, malformed, revoked or expired, or was sent with other credentials."""
 
     def _advice(self) -> str:
-        conn = f"connection '{self.context.conn_id}'" if self.context else "the connection"
+        conn = (
+            f"connection '{self.context.conn_id}'"
+            if self.context and self.context.conn_id
+            else "the connection"
+        )
         if self.code in {"api_key_revoked", "api_key_expired"}:
             return f"Create a new API key in Soundlink and store it as the password of {conn}"
         if self.code == "mixed_credentials":
@@ -130,7 +173,7 @@ class SoundlinkAuthError(SoundlinkAPIError):
         return f"Check that the password of {conn} holds the whole sk_... API key"
 
 
-class SoundlinkScopeError(SoundlinkAPIError):
+class SoundlinkScopeError(SoundlinkRefusedError):
     """403: the key lacks the scope the route needs."""
 
     @property
@@ -148,7 +191,7 @@ class SoundlinkScopeError(SoundlinkAPIError):
         return f"The API key lacks the scope {scope}: add {scope} to the key in Soundlink"
 
 
-class SoundlinkNotFoundError(SoundlinkAPIError):
+class SoundlinkNotFoundError(SoundlinkRefusedError):
     """404: unknown campaign or route, or the Public API is disabled for the organization."""
 
     def _advice(self) -> str:
@@ -157,7 +200,7 @@ class SoundlinkNotFoundError(SoundlinkAPIError):
         return "Check the base URL, and that the Public API is enabled for the key's organization"
 
 
-class SoundlinkBadRequestError(SoundlinkAPIError):
+class SoundlinkBadRequestError(SoundlinkRefusedError):
     """400: a query parameter or the date range was refused."""
 
     def _advice(self) -> str:
@@ -180,23 +223,27 @@ class SoundlinkRateLimitError(SoundlinkAPIError):
 
     retryable = True
 
-    def __init__(
-        self,
-        status: int,
-        code: str | None,
-        message: str,
-        request_id: str | None,
-        context: RequestContext | None = None,
-        retry_after: float | None = None,
-    ) -> None:
-        self.retry_after = retry_after
-        super().__init__(status, code, message, request_id, context)
-
 
 class SoundlinkServerError(SoundlinkAPIError):
     """5xx: a fault on Soundlink's side."""
 
     retryable = True
+
+
+class SoundlinkRedirectError(SoundlinkAPIError, SoundlinkFinalError):  # type: ignore[misc]
+    """3xx: the API answered elsewhere. Redirects are not followed: the x-api-key header would travel
+    with them, to whatever host the Location names."""
+
+    def _advice(self) -> str:
+        conn = (
+            f"connection '{self.context.conn_id}'"
+            if self.context and self.context.conn_id
+            else "the connection"
+        )
+        return (
+            "Redirects are not followed, so the API key never travels to another address; if the new "
+            f"address is Soundlink's, set it as the host (base URL) of {conn}"
+        )
 
 
 _ERRORS_BY_STATUS: dict[int, type[SoundlinkAPIError]] = {
@@ -216,27 +263,39 @@ def api_error(
     retry_after: float | None = None,
 ) -> SoundlinkAPIError:
     """The error of the family that matches an HTTP error status."""
+    error_class: type[SoundlinkAPIError]
     if status == 429:
-        return SoundlinkRateLimitError(status, code, message, request_id, context, retry_after)
-    if status >= 500:
-        return SoundlinkServerError(status, code, message, request_id, context)
-    error_class = _ERRORS_BY_STATUS.get(status, SoundlinkAPIError)
-    return error_class(status, code, message, request_id, context)
+        error_class = SoundlinkRateLimitError
+    elif status >= 500:
+        error_class = SoundlinkServerError
+    elif status < 400:
+        error_class = SoundlinkRedirectError
+    else:
+        error_class = _ERRORS_BY_STATUS.get(status, SoundlinkRefusedError)
+    return error_class(status, code, message, request_id, context, retry_after)
 
 
 class SoundlinkStreamError(SoundlinkError):
-    """An export stream was cut off, came up short, or held a line that is not JSON.
+    """An export stream was cut off, ended short of its X-Row-Count, or did not finish in time: the whole
+    window is fetched again."""
 
-    A cut-off or short stream is retryable (the whole window is fetched again); a malformed line is not.
-    """
+    retryable = True
 
-    def __init__(self, message: str, request_id: str | None, *, retryable: bool) -> None:
+    def __init__(self, message: str, request_id: str | None) -> None:
         self.request_id = request_id
-        self.retryable = retryable
-        super().__init__(_with_request_id(message, request_id))
+        super().__init__(_with_request_id(scrub_api_keys(message), request_id))
 
 
-class SoundlinkSchemaVersionError(SoundlinkError):
+class SoundlinkMalformedExportError(SoundlinkFinalError):
+    """A complete export held a line that is not a JSON object, or an unusable X-Row-Count: fetching it
+    again would give the same bytes."""
+
+    def __init__(self, message: str, request_id: str | None) -> None:
+        self.request_id = request_id
+        super().__init__(_with_request_id(scrub_api_keys(message), request_id))
+
+
+class SoundlinkSchemaVersionError(SoundlinkFinalError):
     """An export row carries a schema version this provider does not know; loading it could corrupt data."""
 
     def __init__(

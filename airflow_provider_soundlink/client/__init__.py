@@ -1,0 +1,15 @@
+"""A client for the Soundlink Public API that works without Airflow.
+
+Split by concern: :mod:`.settings` (key, address, limits; defaults in :mod:`.defaults`), :mod:`.transport`
+(session, auth, one attempt, retries, error mapping), :mod:`.pagination` (paged endpoints),
+:mod:`.exports` (JSONL streams), :mod:`.errors` (the one error family, with redaction) and :mod:`.api`
+(the calls, and :class:`~.api.SoundlinkClient` to make them)::
+
+    from airflow_provider_soundlink.client.api import SoundlinkClient
+    from airflow_provider_soundlink.client.settings import ClientSettings
+
+    client = SoundlinkClient(ClientSettings(api_key="sk_..."))
+
+Nothing is imported here, so that the provider info Airflow reads at start-up can import
+:mod:`.defaults` without importing Airflow back.
+"""

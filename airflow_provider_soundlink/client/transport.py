@@ -1,0 +1,236 @@
+"""Sending requests: the authenticated session, one attempt, the retry policy, and error mapping.
+
+Each call is retried as a whole (tenacity) while its error is retryable, within ``max_attempts`` and
+``retry_budget``; the wait between attempts is the API's Retry-After when it sent one, on any retryable
+status (429, 5xx), else an exponential, jittered backoff. One attempt at a JSON call must finish within
+``timeout`` seconds in total, however slowly the server sends its bytes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import email.utils
+import json
+import logging
+import time
+from collections.abc import Callable
+from contextlib import closing
+from typing import Any, TypeVar
+
+import requests
+from requests.auth import AuthBase
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_before_delay,
+    wait_exponential_jitter,
+)
+
+from airflow_provider_soundlink import __version__
+from airflow_provider_soundlink.client.errors import (
+    RequestContext,
+    SoundlinkAPIError,
+    SoundlinkError,
+    SoundlinkNetworkError,
+    api_error,
+)
+from airflow_provider_soundlink.client.settings import ClientSettings
+
+# A plain module logger: Airflow routes standard logging into task logs on 2.11 and 3.x alike.
+log = logging.getLogger("airflow_provider_soundlink.client")
+
+JSON = "application/json"
+_BODY_CHUNK_BYTES = 64 * 1024
+_Result = TypeVar("_Result")
+
+
+class ApiKeyAuth(AuthBase):
+    """Puts the key in ``x-api-key`` on each request; the API rejects it next to an Authorization header."""
+
+    def __init__(self, api_key: str) -> None:
+        self._api_key = api_key
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers.pop("Authorization", None)
+        request.headers["x-api-key"] = self._api_key
+        return request
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(api_key=***)"
+
+
+class Transport:
+    """One authenticated HTTP session to the API and the policy for retrying its calls."""
+
+    def __init__(self, settings: ClientSettings) -> None:
+        self.settings = settings
+        self.session = requests.Session()
+        self.session.auth = ApiKeyAuth(settings.api_key)
+        self.session.headers["User-Agent"] = f"airflow-provider-soundlink/{__version__}"
+        self._backoff = wait_exponential_jitter(
+            initial=settings.backoff_initial, max=settings.backoff_max, jitter=settings.backoff_initial
+        )
+
+    def context(
+        self,
+        path: str,
+        params: dict[str, str] | None = None,
+        scope: str | None = None,
+        personal_params: frozenset[str] = frozenset(),
+    ) -> RequestContext:
+        """What a request asks, for the request and for any error it ends in."""
+        return RequestContext(self.settings.conn_id, path, params or {}, scope, personal_params)
+
+    def send(self, context: RequestContext, *, accept: str = JSON) -> requests.Response:
+        """One attempt, streamed: the response on success, else the matching error of the family."""
+        try:
+            response = self.session.get(
+                self.settings.base_url + context.path,
+                params=dict(context.params),
+                headers={"Accept": accept},
+                timeout=self.settings.timeout,
+                stream=True,
+                # A redirect could carry x-api-key to another host; requests strips only Authorization.
+                allow_redirects=False,
+            )
+        except requests.RequestException as error:
+            shown = context.redact(str(error))
+            # The cause's own text holds the request URL with every query value: keep it out of the
+            # traceback when personal values had to be redacted from it.
+            cause = error if shown == str(error) else None
+            raise SoundlinkNetworkError(f"Soundlink {context.target} got no response: {shown}") from cause
+        if response.status_code >= 300:
+            with closing(response):
+                raise _error_from_response(response, context, self._deadline())
+        return response
+
+    def call(self, attempt: Callable[[], _Result]) -> _Result:
+        """Runs ``attempt`` until it succeeds or fails with an error no retry can fix, or retries run out."""
+        settings = self.settings
+        retrying = Retrying(
+            stop=stop_after_attempt(settings.max_attempts) | stop_before_delay(settings.retry_budget),
+            wait=self._wait,
+            retry=retry_if_exception(lambda error: isinstance(error, SoundlinkError) and error.retryable),
+            before_sleep=self._log_retry,
+            reraise=True,
+        )
+        return retrying(attempt)
+
+    def get_json(self, context: RequestContext) -> dict[str, Any]:
+        """A JSON object from a GET, retried as a whole; each attempt read within ``timeout`` seconds."""
+
+        def attempt() -> dict[str, Any]:
+            deadline = self._deadline()
+            with closing(self.send(context)) as response:
+                body = _read_body(response, context, deadline)
+                request_id = response.headers.get("X-Request-Id")
+            try:
+                parsed = json.loads(body, parse_float=decimal.Decimal)
+            except ValueError as error:
+                raise SoundlinkAPIError(
+                    response.status_code, None, f"the response is not JSON: {error}", request_id, context
+                ) from error
+            if not isinstance(parsed, dict):
+                raise SoundlinkAPIError(
+                    response.status_code,
+                    None,
+                    f"expected a JSON object, got {type(parsed).__name__}",
+                    request_id,
+                    context,
+                )
+            return parsed
+
+        return self.call(attempt)
+
+    def _deadline(self) -> float:
+        return time.monotonic() + self.settings.timeout
+
+    def _wait(self, state: RetryCallState) -> float:
+        error = state.outcome.exception() if state.outcome else None
+        retry_after = getattr(error, "retry_after", None)
+        if retry_after is not None:
+            return float(retry_after)
+        return float(self._backoff(state))
+
+    def _log_retry(self, state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        if not isinstance(error, SoundlinkError):
+            return
+        log.warning(
+            "Soundlink attempt %d of %d failed (status %s, code %s, request id %s); retrying in %.2f s: %s",
+            state.attempt_number,
+            self.settings.max_attempts,
+            error.status,
+            error.code,
+            error.request_id,
+            state.upcoming_sleep,
+            error,
+        )
+
+
+def _read_body(response: requests.Response, context: RequestContext, deadline: float) -> bytes:
+    """The whole body, or a retryable network error once ``deadline`` passes or the stream breaks."""
+    chunks = []
+    try:
+        for chunk in response.iter_content(chunk_size=_BODY_CHUNK_BYTES):
+            chunks.append(chunk)
+            if time.monotonic() > deadline:
+                raise SoundlinkNetworkError(
+                    f"Soundlink {context.target} did not finish answering within the connection's timeout "
+                    f"({sum(map(len, chunks))} bytes received); the server is sending too slowly"
+                )
+    except requests.RequestException as error:
+        raise SoundlinkNetworkError(
+            f"Soundlink {context.target} broke off its answer: {context.redact(str(error))}"
+        ) from None
+    return b"".join(chunks)
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """Retry-After as seconds to wait: it is either a number of seconds or an HTTP date."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.timezone.utc)
+    return max(0.0, (when - dt.datetime.now(dt.timezone.utc)).total_seconds())
+
+
+def _error_from_response(
+    response: requests.Response, context: RequestContext, deadline: float
+) -> SoundlinkAPIError:
+    code: str | None = None
+    message = response.reason or "no message"
+    request_id = response.headers.get("X-Request-Id")
+    try:
+        text = _read_body(response, context, deadline).decode("utf-8", errors="replace").strip()
+    except SoundlinkNetworkError:
+        text = ""
+    try:
+        body = json.loads(text)
+    except ValueError:
+        body = None
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict):
+        code = error.get("code")
+        message = error.get("message") or message
+        meta = body.get("meta") if isinstance(body, dict) else None
+        if isinstance(meta, dict) and meta.get("requestId"):
+            request_id = meta["requestId"]
+    elif text:
+        message = f"{message}; the body is not the documented error JSON: {text[:200]!r}"
+    if 300 <= response.status_code < 400:
+        location = response.headers.get("Location") or "(no Location header)"
+        message = f"{message}; it redirects to {context.redact(location)}"
+    retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+    return api_error(response.status_code, code, message, request_id, context, retry_after)

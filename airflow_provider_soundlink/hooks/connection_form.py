@@ -1,0 +1,106 @@
+"""The ``soundlink`` connection form, written once: Airflow 3 reads it from the provider info
+(``conn-fields`` as JSON schema), Airflow 2.11 from the hook's form methods (wtforms widgets)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from airflow_provider_soundlink.client.defaults import (
+    DEFAULT_BASE_URL,
+    DEFAULT_EXPORT_TIMEOUT_SECONDS,
+    DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_RETRY_BUDGET_SECONDS,
+    DEFAULT_TIMEOUT_SECONDS,
+)
+
+CONNECTION_TYPE = "soundlink"
+HOOK_CLASS_NAME = "airflow_provider_soundlink.hooks.soundlink.SoundlinkHook"
+HIDDEN_FIELDS = ("schema", "login", "port", "extra")
+RELABELING = {"password": "API key", "host": "Base URL"}
+
+
+@dataclass(frozen=True)
+class ExtraField:
+    """One field of the connection's extras."""
+
+    name: str
+    label: str
+    kind: str
+    """``integer`` (a positive whole number), ``boolean`` or ``secret``."""
+    placeholder: str | None = None
+
+
+EXTRA_FIELDS = (
+    ExtraField("timeout", "Request timeout (seconds)", "integer", str(int(DEFAULT_TIMEOUT_SECONDS))),
+    ExtraField(
+        "export_timeout",
+        "Export timeout per attempt (seconds)",
+        "integer",
+        str(int(DEFAULT_EXPORT_TIMEOUT_SECONDS)),
+    ),
+    ExtraField("max_attempts", "Max attempts per request", "integer", str(DEFAULT_MAX_ATTEMPTS)),
+    ExtraField(
+        "retry_budget", "Retry time budget (seconds)", "integer", str(int(DEFAULT_RETRY_BUDGET_SECONDS))
+    ),
+    ExtraField(
+        "allow_insecure_http", "Allow plain http to a non-loopback host (private networks only)", "boolean"
+    ),
+    ExtraField("pseudonymisation_key", "Pseudonymisation key (hashes personal data)", "secret"),
+)
+
+
+def ui_field_behaviour() -> dict[str, Any]:
+    """Hidden fields, labels and placeholders, as ``get_ui_field_behaviour`` returns them."""
+    placeholders = {"host": DEFAULT_BASE_URL, "password": "sk_..."}
+    placeholders.update({field.name: field.placeholder for field in EXTRA_FIELDS if field.placeholder})
+    return {
+        "hidden_fields": list(HIDDEN_FIELDS),
+        "relabeling": dict(RELABELING),
+        "placeholders": placeholders,
+    }
+
+
+def provider_connection_type() -> dict[str, Any]:
+    """The connection type's entry in the provider info, which Airflow 3 builds the form from."""
+    behaviour = ui_field_behaviour()
+    return {
+        "connection-type": CONNECTION_TYPE,
+        "hook-class-name": HOOK_CLASS_NAME,
+        "ui-field-behaviour": {
+            "hidden-fields": behaviour["hidden_fields"],
+            "relabeling": behaviour["relabeling"],
+            "placeholders": behaviour["placeholders"],
+        },
+        "conn-fields": {
+            field.name: {"label": field.label, "schema": _json_schema(field)} for field in EXTRA_FIELDS
+        },
+    }
+
+
+def form_widgets() -> dict[str, Any]:
+    """The extras' wtforms fields, as Airflow 2.11's ``get_connection_form_widgets`` returns them."""
+    from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, BS3TextFieldWidget
+    from flask_babel import lazy_gettext
+    from wtforms import BooleanField, IntegerField, PasswordField
+    from wtforms.validators import NumberRange, Optional
+
+    def widget(field: ExtraField) -> Any:
+        label = lazy_gettext(field.label)
+        if field.kind == "integer":
+            return IntegerField(
+                label, validators=[Optional(), NumberRange(min=1)], widget=BS3TextFieldWidget()
+            )
+        if field.kind == "boolean":
+            return BooleanField(label)
+        return PasswordField(label, widget=BS3PasswordFieldWidget())
+
+    return {field.name: widget(field) for field in EXTRA_FIELDS}
+
+
+def _json_schema(field: ExtraField) -> dict[str, Any]:
+    if field.kind == "integer":
+        return {"type": ["integer", "null"], "minimum": 1}
+    if field.kind == "boolean":
+        return {"type": ["boolean", "null"], "default": False}
+    return {"type": ["string", "null"], "format": "password"}
