@@ -1,8 +1,8 @@
-"""Fixtures for the hook tests: one sandbox server for the session, connections from environment variables."""
+"""Fixtures for the hook tests: hooks on the session's sandbox (tests/conftest.py), connections from
+environment variables, and a scripted server for what the sandbox cannot produce."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import threading
 from collections.abc import Callable, Iterator
@@ -11,34 +11,21 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from conftest import SANDBOX_TODAY
 
 from airflow_provider_soundlink.hooks.soundlink import SoundlinkHook
 from airflow_provider_soundlink.sandbox.data import SandboxData
 from airflow_provider_soundlink.sandbox.keys import KEY_ALL
 from airflow_provider_soundlink.sandbox.testing import SandboxProcess
 
-SANDBOX_TODAY = dt.date(2026, 5, 20)
-SANDBOX_SEED = 7
 # Waits short enough to keep retried tests quick; the policy is the same as in production.
 FAST_RETRIES: dict[str, Any] = {"backoff_initial": 0.01, "backoff_max": 0.05, "timeout": 10.0}
 
 
 @pytest.fixture(scope="session")
-def sandbox_process() -> Iterator[SandboxProcess]:
-    with SandboxProcess(today=SANDBOX_TODAY, seed=SANDBOX_SEED) as process:
-        yield process
-
-
-@pytest.fixture
-def sandbox(sandbox_process: SandboxProcess) -> SandboxProcess:
-    """The shared sandbox with no faults, an empty request log and the start-up today."""
-    sandbox_process.reset()
-    return sandbox_process
-
-
-@pytest.fixture(scope="session")
 def truth() -> SandboxData:
-    return SandboxData(seed=SANDBOX_SEED)
+    """What the session's sandbox serves."""
+    return SandboxData()
 
 
 @pytest.fixture(scope="session")

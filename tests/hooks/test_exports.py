@@ -26,7 +26,7 @@ from airflow_provider_soundlink.windows import DateWindow
 from .conftest import SANDBOX_TODAY, HookFactory
 
 APRIL = DateWindow(dt.date(2026, 4, 1), dt.date(2026, 4, 30))
-LAST_DAYS = DateWindow(dt.date(2026, 5, 10), dt.date(2026, 5, 25))  # runs past the sandbox's today
+LAST_DAYS = DateWindow(dt.date(2026, 6, 5), dt.date(2026, 6, 20))  # runs past the sandbox's today
 
 
 def export_requests(sandbox: SandboxProcess) -> list[dict[str, Any]]:
@@ -118,7 +118,7 @@ def test_download_writes_lines_and_summarises(
     assert summary.row_count == len(expected)
     assert summary.field_names == frozenset().union(*expected)
     assert "engaged_spotify_track_id" in summary.field_names
-    assert summary.file_name == f"engagement_{playlist_campaign}_2026-05-10_2026-05-25.jsonl"
+    assert summary.file_name == f"engagement_{playlist_campaign}_2026-06-05_2026-06-20.jsonl"
 
 
 @pytest.mark.parametrize(
