@@ -75,6 +75,10 @@ API_POOL = "soundlink_api"
 DEFAULT_REVISION_DAYS = 7
 """Soundlink revises a report date for 7 days after it closes, so a daily run re-loads the 7 days before."""
 
+DEFAULT_ENDED_CAMPAIGN_TAIL_DAYS = 30
+"""Days after an ended campaign's last change during which it may still get rows; see
+:func:`campaigns_with_possible_rows`."""
+
 DEFAULT_EXPORT_SHARDS = 4
 """Export tasks per export: as many as the default ``soundlink_api`` pool has slots."""
 MAX_EXPORT_SHARDS = 64
@@ -132,6 +136,18 @@ class PipelineConfig:
                 description="Campaigns to load; empty: every campaign that can have rows in the window "
                 "(listed through the API, which needs the campaigns:read scope).",
             ),
+            "skip_ended_campaigns": Param(
+                True,
+                type="boolean",
+                description="Without campaign_ids: skip campaigns that ended more than "
+                "ended_campaign_tail_days before the window (they cannot have rows in it).",
+            ),
+            "ended_campaign_tail_days": Param(
+                DEFAULT_ENDED_CAMPAIGN_TAIL_DAYS,
+                type="integer",
+                minimum=0,
+                description="Days after an ended campaign's last change during which it may still get rows.",
+            ),
             "project_id": Param(self.project_id, type="string", description="BigQuery project."),
             "dataset_id": Param(self.dataset_id, type="string", minLength=1, description="BigQuery dataset."),
             "location": Param(self.location, type="string", minLength=1, description="BigQuery location."),
@@ -168,20 +184,62 @@ def revision_window(report_date: dt.date, revision_days: int) -> DateWindow:
     return DateWindow(report_date - dt.timedelta(days=revision_days), report_date)
 
 
-def campaigns_with_possible_rows(campaigns: Iterable[Mapping[str, Any]], window: DateWindow) -> list[str]:
-    """The ids of the campaigns created on or before the window's last day, in the order given.
+@dataclass(frozen=True)
+class CampaignChoice:
+    """Which listed campaigns a run exports, and which it skips because they cannot have rows."""
 
-    A campaign's first report date is the day it was created, so one created later has no rows in the
-    window. The API gives no reliable last report date (rows keep arriving for attribution after a
-    campaign ends), so ended campaigns are kept: their export is simply empty, and the MERGE then
-    removes any rows stored for them in the window.
+    chosen: list[str]
+    created_later: list[str]
+    ended_before: list[str]
+
+    def describe(self, listed: int, window: DateWindow, tail_days: int | None) -> str:
+        ended = (
+            f"{len(self.ended_before)} ended long enough before {window.start.isoformat()} "
+            f"(updatedAt + {tail_days} days of late rows)"
+            if tail_days is not None
+            else "ended campaigns kept (skip_ended_campaigns is off)"
+        )
+        return (
+            f"{len(self.chosen)} of the {listed} campaigns listed can have rows in {window}; skipped "
+            f"{len(self.created_later)} created after {window.end.isoformat()} and {ended}"
+        )
+
+
+def campaigns_with_possible_rows(
+    campaigns: Iterable[Mapping[str, Any]], window: DateWindow, ended_tail_days: int | None
+) -> CampaignChoice:
+    """The campaigns that can have rows in ``window``, in the order given, and the ones that cannot.
+
+    A campaign cannot have rows in the window when either:
+
+    * it was created after the window's last day (its first report date is the day it was created); or
+    * with ``ended_tail_days`` set: its status is ``ended`` and its record last changed (``updatedAt``,
+      which the change to ``ended`` moved) more than ``ended_tail_days`` days before the window's first
+      day. Rows keep arriving for a while after a campaign ends (listening attributed to its last ads),
+      and Soundlink documents no limit for that, so the tail must be generous; revisions (7 days after a
+      date closes) only rewrite dates that have rows, so they add nothing to it.
+
+    Every other campaign is kept, whatever its status: an export that turns out empty costs one call.
     """
-    chosen = []
+    chosen, created_later, ended_before = [], [], []
     for campaign in campaigns:
-        created = dt.datetime.fromisoformat(str(campaign["createdAt"]).replace("Z", "+00:00"))
-        if created.astimezone(dt.timezone.utc).date() <= window.end:
-            chosen.append(str(campaign["campaignId"]))
-    return chosen
+        campaign_id = str(campaign["campaignId"])
+        if _utc_date(campaign["createdAt"]) > window.end:
+            created_later.append(campaign_id)
+        elif (
+            ended_tail_days is not None
+            and campaign.get("status") == "ended"
+            and campaign.get("updatedAt")
+            and _utc_date(campaign["updatedAt"]) + dt.timedelta(days=ended_tail_days) < window.start
+        ):
+            ended_before.append(campaign_id)
+        else:
+            chosen.append(campaign_id)
+    return CampaignChoice(chosen, created_later, ended_before)
+
+
+def _utc_date(timestamp: object) -> dt.date:
+    return dt.datetime.fromisoformat(str(timestamp).replace("Z", "+00:00")).astimezone(dt.timezone.utc).date()
 
 
 def plan_exports(
@@ -205,14 +263,12 @@ def plan_exports(
         log.info("Loading the %d campaigns given: %s", len(campaign_ids), ", ".join(campaign_ids))
     else:
         listed = SoundlinkHook(soundlink_conn_id=soundlink_conn_id).list_campaigns()
-        campaign_ids = campaigns_with_possible_rows(listed, window)
-        log.info(
-            "No campaign_ids given; %d of the %d campaigns listed were created by %s: %s",
-            len(campaign_ids),
-            len(listed),
-            window.end.isoformat(),
-            ", ".join(campaign_ids) or "none",
-        )
+        tail_days = params.get("ended_campaign_tail_days", DEFAULT_ENDED_CAMPAIGN_TAIL_DAYS)
+        if not params.get("skip_ended_campaigns", True):
+            tail_days = None
+        choice = campaigns_with_possible_rows(listed, window, tail_days)
+        campaign_ids = choice.chosen
+        log.info("No campaign_ids given; %s", choice.describe(len(listed), window, tail_days))
     plan: dict[str, Any] = {
         "report_start_date": window.start.isoformat(),
         "report_end_date": window.end.isoformat(),
@@ -269,9 +325,11 @@ def table_assets(config: PipelineConfig, kind: ExportKind) -> list[Asset]:
 
 __all__ = [
     "API_POOL",
+    "DEFAULT_ENDED_CAMPAIGN_TAIL_DAYS",
     "DEFAULT_EXPORT_SHARDS",
     "DEFAULT_REVISION_DAYS",
     "MERGE_POOL",
+    "CampaignChoice",
     "PipelineConfig",
     "add_export_and_merge_tasks",
     "campaigns_with_possible_rows",
