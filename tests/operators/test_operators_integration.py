@@ -7,9 +7,9 @@ import datetime as dt
 import json
 import logging
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -19,6 +19,7 @@ from bigquery_rules import BigQueryWouldReject, check_rows
 from conftest import SANDBOX_TODAY, services
 from google.api_core.exceptions import BadRequest
 from google.cloud import bigquery
+from stored_rows import as_stored
 from task_context import task_context
 
 from airflow_provider_soundlink.client.errors import SoundlinkStreamError
@@ -44,7 +45,6 @@ YESTERDAY = SANDBOX_TODAY - dt.timedelta(days=1)
 RECENT_WINDOW = (dt.date(2026, 6, 1), YESTERDAY)
 
 Row = dict[str, Any]
-NUMERIC_STEP = Decimal("1e-9")
 
 
 def test_campaign_constants_match_the_sandbox() -> None:
@@ -52,24 +52,6 @@ def test_campaign_constants_match_the_sandbox() -> None:
     assert CAMPAIGNS[PLAYLIST_CAMPAIGN]["lastReportDate"] == YESTERDAY
     assert CAMPAIGNS[ENDED_CAMPAIGN]["lastReportDate"] == dt.date(2026, 5, 7)
     assert CAMPAIGNS[LONG_ENDED_CAMPAIGN]["lastReportDate"] == dt.date(2025, 7, 7)
-
-
-def typed(table: TableDefinition, row: Row) -> Row:
-    """An export row (JSON values, money as Decimal) as BigQuery's client returns the stored row."""
-    converters: dict[str, Callable[[Any], Any]] = {
-        "DATE": dt.date.fromisoformat,
-        "TIMESTAMP": lambda value: dt.datetime.fromisoformat(value.replace("Z", "+00:00")),
-        # The MERGE rounds money half away from zero to NUMERIC's 9 digits; Python calls that ROUND_HALF_UP.
-        "NUMERIC": lambda value: Decimal(str(value)).quantize(NUMERIC_STEP, rounding=ROUND_HALF_UP),
-        "FLOAT64": float,
-        "INT64": int,
-        "STRING": str,
-    }
-    return {
-        column.name: None if row[column.name] is None else converters[column.type](row[column.name])
-        for column in table.columns
-        if column.name in table.export_column_names
-    }
 
 
 def primary_key(table: TableDefinition, row: Row) -> tuple[Any, ...]:
@@ -90,7 +72,7 @@ def truth_rows(
             rows += TRUTH.breakdown_rows(campaign_id, *window, today)
         else:
             rows += TRUTH.engagement_rows(campaign_id, *window, today, engagement_context)
-    return {primary_key(table, typed(table, row)): typed(table, row) for row in rows}
+    return {primary_key(table, as_stored(table, row)): as_stored(table, row) for row in rows}
 
 
 @dataclass
@@ -521,7 +503,7 @@ def test_money_with_every_digit_of_a_double_loads_rounded_half_away_from_zero(
 
     precise_truth = SandboxData(full_precision=True)
     expected = {
-        primary_key(table, typed(table, row)): typed(table, row)
+        primary_key(table, as_stored(table, row)): as_stored(table, row)
         for campaign in (TRACK_CAMPAIGN, PLAYLIST_CAMPAIGN)
         for row in precise_truth.breakdown_rows(campaign, *RECENT_WINDOW, SANDBOX_TODAY)
     }

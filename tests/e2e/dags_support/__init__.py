@@ -6,11 +6,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import subprocess
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
+
+from stored_rows import as_stored
 
 from airflow_provider_soundlink.exports import CAMPAIGN_EXPORTS, ExportKind
 from airflow_provider_soundlink.sandbox.data import SandboxData
@@ -68,25 +69,6 @@ def campaigns_created_by(day: dt.date) -> list[str]:
     ]
 
 
-def _typed(table: TableDefinition, row: Row) -> Row:
-    """An export row (JSON values, money as Decimal) as BigQuery's client returns the stored row."""
-    converters: dict[str, Callable[[Any], Any]] = {
-        "DATE": dt.date.fromisoformat,
-        "TIMESTAMP": lambda value: dt.datetime.fromisoformat(value.replace("Z", "+00:00")),
-        # The MERGE rounds money half away from zero to NUMERIC's 9 digits; Python calls that ROUND_HALF_UP.
-        "NUMERIC": lambda value: Decimal(str(value)).quantize(Decimal("1e-9"), rounding=ROUND_HALF_UP),
-        "FLOAT64": float,
-        "INT64": int,
-        "STRING": str,
-        "BOOL": bool,
-    }
-    return {
-        column.name: None if row[column.name] is None else converters[column.type](row[column.name])
-        for column in table.columns
-        if column.name in table.export_column_names
-    }
-
-
 def truth(
     kind: ExportKind, campaign_ids: Iterable[str], window: DateWindow, today: dt.date
 ) -> dict[Key, Row]:
@@ -98,7 +80,7 @@ def truth(
             rows += TRUTH.breakdown_rows(campaign_id, window.start, window.end, today)
         else:
             rows += TRUTH.engagement_rows(campaign_id, window.start, window.end, today)
-    typed = [_typed(table, row) for row in rows]
+    typed = [as_stored(table, row) for row in rows]
     return {tuple(row[name] for name in table.primary_key): row for row in typed}
 
 
