@@ -13,8 +13,9 @@ written there once the server is ready), ``--today YYYY-MM-DD`` (default: the re
 From tests, :class:`~airflow_provider_soundlink.sandbox.testing.SandboxProcess` ``(today=None,
 scale=1, seed=DEFAULT_SEED, extra_args=())`` is a context manager that starts the server as a child
 process on a free loopback port, waits until it answers and exposes ``.base_url`` and ``.pid``, with
-``set_today(date)``, ``add_fault(**spec) -> id``, ``clear_faults()``, ``reset()`` and
-``requests_log()``; on exit it stops the process by its pid (SIGTERM, then SIGKILL).
+``set_today(date)``, ``add_fault(**spec) -> id``, ``clear_faults()``, ``reset()``, ``state()``,
+``requests_log()`` and ``output()`` (the server's log); on exit it stops the process by its pid
+(SIGTERM, then SIGKILL).
 
 API keys (``keys.py``)
 ----------------------
@@ -71,9 +72,11 @@ the last 7 closed days and never older ones, and ``exported_at`` (R at 06:MM:SSZ
 
 The data (``data.py``)
 ----------------------
-:class:`~airflow_provider_soundlink.sandbox.data.SandboxData` ``(seed, scale)`` is the truth for
-tests: ``account_id``, ``campaigns(today=None)``, ``breakdown_rows(...)``, ``engagement_rows(...)``,
-``overview(...)``, ``fee_pct(campaign_id)``, ``click_events(...)`` and ``link_clicks(...)``.
+:class:`~airflow_provider_soundlink.sandbox.data.SandboxData` ``(seed, scale, full_precision)`` is
+the truth for tests: ``account_id``, ``campaigns(today=None)``, ``breakdown_rows(...)``,
+``engagement_rows(...)``, ``overview(...)``, ``fee_pct(campaign_id)``, ``click_events(...)`` and
+``link_clicks(...)``. It is built from ``hashing.py`` (deterministic values), ``campaigns.py`` (the
+campaign model), ``rows.py`` (metric rows as JSON lines) and ``clicks.py`` (link clicks).
 One account with six campaigns from 2025-03 on: track, playlist and untargeted ones, ended and
 still running, with ``camp_...`` and UUID ids; 25 to 40 countries each. Track campaigns have catalog
 engagement rows, playlist campaigns playlist rows with ``playlist_position``. Money and ratios are
@@ -85,13 +88,18 @@ Admin API (no auth, never in the request log, never faulted)
 ------------------------------------------------------------
 ``POST /_sandbox/today {"today": "YYYY-MM-DD"}``; ``POST /_sandbox/faults {spec}`` -> ``{"id"}``;
 ``DELETE /_sandbox/faults``; ``POST /_sandbox/reset`` (clears faults and the request log, restores
-the start-up today); ``GET /_sandbox/state``; ``GET /_sandbox/requests`` -> ``{"requests": [{"method",
-"path", "query" (a dict), "status" (None when the connection was reset)}]}``.
+the start-up today); ``GET /_sandbox/state`` (today, seed, scale, the faults with their remaining
+counts, ``requestCount``, and ``requestsInFlight``: API requests being answered now);
+``GET /_sandbox/requests`` -> ``{"requests": [{"method", "path", "query" (a dict), "status" (None
+when the connection was reset)}]}``.
 
 Fault spec: ``{"path": regex searched in the request path, "count": n (default 1), "kind": ...}``,
 matched in the order added, each consuming its count, with kinds ``status`` (``status``, optional
-``retry_after`` and ``code``), ``reset``, ``slow`` (``delay``), ``cut`` (``after_lines``), ``short``
-(``missing_lines``), ``bad_line`` (``at_line``), ``schema_version`` (``version``) and
-``extra_field`` (``field``, ``value``); see
+``retry_after`` and ``code``), ``reset``, ``slow`` (``delay``), ``redirect`` (``status``,
+``location``), ``page_cap`` (``max_items``), ``cut`` (``after_lines``), ``short``
+(``missing_lines``), ``bad_line`` (``at_line``), ``schema_version`` (``version``), ``extra_field``
+(``field``, ``value``), ``unframed`` (optional ``row_count_header``, default true), ``trickle``
+(``bytes_per_second``) and ``echo_key``. A request meets at most one fault per stage (arrival,
+paging, rows, framing, pacing, errors), so kinds of different stages combine; see
 :mod:`~airflow_provider_soundlink.sandbox.faults`.
 """

@@ -14,6 +14,7 @@ from airflow_provider_soundlink.sandbox.data import (
     ENGAGEMENT_CONTEXTS,
     LINK_STATS_GROUP_FIELDS,
     LINK_STATS_SORTS,
+    SCHEMA_VERSION,
     SandboxData,
 )
 from airflow_provider_soundlink.sandbox.encoding import RawJson
@@ -57,11 +58,25 @@ class JsonResult:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass
-class RowListing:
-    """A paginated listing of rows, built once the schema version its rows carry is known."""
+@dataclass(frozen=True)
+class PageOptions:
+    """What the server decides about a page once it is routed: the schema version its rows carry, and
+    the most items it may hold (None: as many as were asked for)."""
 
-    build: Callable[[str], JsonResult]
+    schema_version: str = SCHEMA_VERSION
+    max_items: int | None = None
+
+    def served_size(self, asked: int) -> int:
+        return asked if self.max_items is None else min(asked, self.max_items)
+
+
+@dataclass
+class Listing:
+    """A paged answer, built once the server knows its :class:`PageOptions`."""
+
+    build: Callable[[PageOptions], JsonResult]
+    has_rows: bool = False
+    """Its items are metric rows, which carry a schema version."""
 
 
 @dataclass
@@ -73,7 +88,7 @@ class ExportResult:
     lines: Callable[[str], Iterator[str]]
 
 
-Result = JsonResult | RowListing | ExportResult
+Result = JsonResult | Listing | ExportResult
 Handler = Callable[["SandboxApi", ApiRequest], Result]
 
 
@@ -118,9 +133,14 @@ class SandboxApi:
         campaigns.sort(
             key=lambda campaign: (campaign["createdAt"], campaign["campaignId"]), reverse=descending
         )
-        return JsonResult(
-            _page_envelope(campaigns[(page - 1) * page_size :][:page_size], page, page_size, len(campaigns))
-        )
+
+        def build(options: PageOptions) -> JsonResult:
+            size = options.served_size(page_size)
+            return JsonResult(
+                _page_envelope(campaigns[(page - 1) * size :][:size], page, size, len(campaigns))
+            )
+
+        return Listing(build)
 
     def get_campaign(self, request: ApiRequest) -> Result:
         return JsonResult(self.data.campaign(self._campaign_id(request), request.today))
@@ -139,7 +159,9 @@ class SandboxApi:
         sort_by = _choice(query, "sortBy", ("report_date", "spend_total"), "report_date")
         descending = _choice(query, "sortOrder", SORT_ORDERS, "asc") == "desc"
 
-        def build(schema_version: str) -> JsonResult:
+        def build(options: PageOptions) -> JsonResult:
+            schema_version = options.schema_version
+            size = options.served_size(page_size)
             records = list(
                 self.data.breakdown_records(campaign_id, start, end, request.today, schema_version)
             )
@@ -149,13 +171,11 @@ class SandboxApi:
                 )
             if descending:
                 records.reverse()
-            items = [
-                RawJson(record.line.rstrip("\n")) for record in records[(page - 1) * page_size :][:page_size]
-            ]
-            envelope = _page_envelope(items, page, page_size, len(records))
+            items = [RawJson(record.line.rstrip("\n")) for record in records[(page - 1) * size :][:size]]
+            envelope = _page_envelope(items, page, size, len(records))
             return JsonResult({"schemaVersion": schema_version, **envelope})
 
-        return RowListing(build)
+        return Listing(build, has_rows=True)
 
     def breakdown_export(self, request: ApiRequest) -> Result:
         campaign_id = self._campaign_id(request)
@@ -183,7 +203,9 @@ class SandboxApi:
         descending = _choice(query, "sortOrder", SORT_ORDERS, "asc") == "desc"
         total = self.data.engagement_row_count(campaign_id, start, end, request.today, context)
 
-        def build(schema_version: str) -> JsonResult:
+        def build(options: PageOptions) -> JsonResult:
+            schema_version = options.schema_version
+            size = options.served_size(page_size)
             lines = self.data.engagement_lines(
                 campaign_id,
                 start,
@@ -192,14 +214,12 @@ class SandboxApi:
                 context,
                 schema_version=schema_version,
                 descending=descending,
-                skip=(page - 1) * page_size,
+                skip=(page - 1) * size,
             )
-            items = [RawJson(line.rstrip("\n")) for line in islice(lines, page_size)]
-            return JsonResult(
-                {"schemaVersion": schema_version, **_page_envelope(items, page, page_size, total)}
-            )
+            items = [RawJson(line.rstrip("\n")) for line in islice(lines, size)]
+            return JsonResult({"schemaVersion": schema_version, **_page_envelope(items, page, size, total)})
 
-        return RowListing(build)
+        return Listing(build, has_rows=True)
 
     def engagement_export(self, request: ApiRequest) -> Result:
         campaign_id = self._campaign_id(request)
@@ -238,9 +258,14 @@ class SandboxApi:
         entries = self.data.link_clicks(
             period_from, period_to, group, campaign_id, subscriber_id, profile_id, sort=sort
         )
-        return JsonResult(
-            entries[offset : offset + limit], {"count": len(entries), "offset": offset, "limit": limit}
-        )
+
+        def build(options: PageOptions) -> JsonResult:
+            size = options.served_size(limit)
+            return JsonResult(
+                entries[offset : offset + size], {"count": len(entries), "offset": offset, "limit": size}
+            )
+
+        return Listing(build)
 
     def _campaign_id(self, request: ApiRequest) -> str:
         campaign_id = request.path_params["campaign_id"]

@@ -1,33 +1,59 @@
-"""Injected faults: what a flaky network or a misbehaving export looks like to a client.
+"""Injected faults: what a flaky network, a nasty proxy or a less kind server looks like to a client.
 
 A fault is added through the admin API as a spec ``{"path": REGEX, "count": N, "kind": KIND, ...}``.
 Faults are matched in the order they were added: the first one whose regex is found in the request
 path, whose kind applies at that point of the request, and whose count is not used up, hits the
-request and consumes one of its count. A request meets at most two faults: one transport fault when
-it arrives (``status``, ``reset``, ``slow``) and one body fault when its rows start to flow
-(``cut``, ``short``, ``bad_line``, ``extra_field`` on exports; ``schema_version`` on exports and
-paginated row listings).
+request and consumes one of its count.
+
+Each kind belongs to one stage of a request, and a request meets at most one fault per stage, so
+faults of different stages combine: one export can meet ``unframed``, ``trickle`` and ``cut`` at once.
+
+=========  ============================================================  =============================
+stage      taken when                                                    kinds
+=========  ============================================================  =============================
+arrival    the request arrives, before auth and routing                  status, reset, slow, redirect
+paging     a paged answer is built: campaigns, breakdown and             page_cap
+           engagement listings, link stats
+rows       rows start to flow: exports (all five kinds), breakdown and   cut, short, bad_line,
+           engagement listings (schema_version only)                     extra_field, schema_version
+framing    an export's headers are written                               unframed
+pacing     the body of a successful answer (JSON or export) is written   trickle
+errors     an error answer (4xx/5xx, injected or not) is written, to a   echo_key
+           request that sent an ``x-api-key``
+=========  ============================================================  =============================
+
+A fault is only consumed by a request that reaches its stage: a ``cut`` waits for an export and lets
+refused requests and JSON answers through untouched.
 """
 
 from __future__ import annotations
 
 import enum
 import itertools
+import math
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 
 class FaultKind(str, enum.Enum):
     STATUS = "status"
-    """Answer with an error ``status`` (optional ``retry_after`` seconds and ``code``)."""
+    """Answer with an error ``status`` (400-599; optional ``retry_after`` seconds and ``code``)."""
     RESET = "reset"
     """Close the connection without any response."""
     SLOW = "slow"
     """Wait ``delay`` seconds, then answer normally."""
+    REDIRECT = "redirect"
+    """Answer ``status`` (301, 302, 307 or 308) with ``Location: location`` and a short JSON error body."""
+    PAGE_CAP = "page_cap"
+    """Serve at most ``max_items`` entries per page whatever size was asked, and report the size served
+    as a capping server does: link stats' ``meta.limit``; listings' ``pagination.pageSize``, with
+    ``totalPages`` computed from it. Totals (``meta.count``, ``totalCount``) stay whole."""
     CUT = "cut"
-    """Close the export stream after ``after_lines`` lines, without ending the chunked body."""
+    """Close the export stream after ``after_lines`` lines: chunked, without ending the chunked body;
+    ``unframed``, after half of the next line, so the client sees a clean end of stream mid-line."""
     SHORT = "short"
     """End the export cleanly but ``missing_lines`` lines short of X-Row-Count."""
     BAD_LINE = "bad_line"
@@ -36,32 +62,88 @@ class FaultKind(str, enum.Enum):
     """Rows carry ``version`` as their schema_version."""
     EXTRA_FIELD = "extra_field"
     """Every export row carries one more field, ``field``, set to the string ``value``: a newer schema."""
+    UNFRAMED = "unframed"
+    """Send the export with neither ``Transfer-Encoding: chunked`` nor Content-Length, and ``Connection:
+    close``: the body ends where the connection does. ``row_count_header`` (default true) false also
+    leaves out X-Row-Count."""
+    TRICKLE = "trickle"
+    """Write the body at ``bytes_per_second``, in pieces about a tenth of a second apart (a byte at a
+    time below 10 bytes/s): every socket read gets a little, the whole takes as long as it takes."""
+    ECHO_KEY = "echo_key"
+    """Error answers repeat the request's ``x-api-key`` in ``error.message``, as some real APIs do."""
 
 
-TRANSPORT_KINDS = frozenset({FaultKind.STATUS, FaultKind.RESET, FaultKind.SLOW})
-EXPORT_BODY_KINDS = frozenset(
+ARRIVAL_KINDS = frozenset({FaultKind.STATUS, FaultKind.RESET, FaultKind.SLOW, FaultKind.REDIRECT})
+PAGING_KINDS = frozenset({FaultKind.PAGE_CAP})
+EXPORT_ROW_KINDS = frozenset(
     {FaultKind.CUT, FaultKind.SHORT, FaultKind.BAD_LINE, FaultKind.SCHEMA_VERSION, FaultKind.EXTRA_FIELD}
 )
-ROW_LISTING_KINDS = frozenset({FaultKind.SCHEMA_VERSION})
+LISTING_ROW_KINDS = frozenset({FaultKind.SCHEMA_VERSION})
+FRAMING_KINDS = frozenset({FaultKind.UNFRAMED})
+PACING_KINDS = frozenset({FaultKind.TRICKLE})
+ERROR_KINDS = frozenset({FaultKind.ECHO_KEY})
 
-# The parameters each kind takes beyond path/count/kind: name -> (type, required).
-_PARAMETERS: dict[FaultKind, dict[str, tuple[type, bool]]] = {
-    FaultKind.STATUS: {"status": (int, True), "retry_after": (int, False), "code": (str, False)},
+REDIRECT_STATUSES = (301, 302, 307, 308)
+
+
+class _Rule(NamedTuple):
+    holds: Callable[[Any], bool]
+    text: str
+    """What a valid value is, as the error message says it: "at least 1"."""
+
+
+def _at_least(minimum: int) -> _Rule:
+    return _Rule(lambda value: value >= minimum, f"at least {minimum}")
+
+
+def _greater_than(bound: int) -> _Rule:
+    return _Rule(lambda value: value > bound, f"greater than {bound}")
+
+
+def _one_of(*options: int) -> _Rule:
+    return _Rule(lambda value: value in options, f"one of {', '.join(map(str, options))}")
+
+
+_ERROR_STATUS = _Rule(lambda value: 400 <= value <= 599, "an error status from 400 to 599")
+# The value goes into a response header as is: a line break would start a header of its own.
+_HEADER_VALUE = _Rule(
+    lambda value: value != "" and not any(char in value for char in "\r\n"),
+    "a non-empty string without line breaks",
+)
+
+
+@dataclass(frozen=True)
+class _Parameter:
+    type: type
+    """int, float (any finite number), str or bool."""
+    required: bool = True
+    default: Any = None
+    """Filled in when an optional parameter is left out; None leaves it out of the options."""
+    rule: _Rule | None = None
+
+
+# The parameters each kind takes beyond path/count/kind.
+_PARAMETERS: dict[FaultKind, dict[str, _Parameter]] = {
+    FaultKind.STATUS: {
+        "status": _Parameter(int, rule=_ERROR_STATUS),
+        "retry_after": _Parameter(int, required=False, rule=_at_least(0)),
+        "code": _Parameter(str, required=False),
+    },
     FaultKind.RESET: {},
-    FaultKind.SLOW: {"delay": (float, True)},
-    FaultKind.CUT: {"after_lines": (int, True)},
-    FaultKind.SHORT: {"missing_lines": (int, True)},
-    FaultKind.BAD_LINE: {"at_line": (int, True)},
-    FaultKind.SCHEMA_VERSION: {"version": (str, True)},
-    FaultKind.EXTRA_FIELD: {"field": (str, True), "value": (str, True)},
-}
-_MINIMUM: dict[str, int] = {
-    "status": 400,
-    "retry_after": 0,
-    "delay": 0,
-    "after_lines": 0,
-    "missing_lines": 1,
-    "at_line": 1,
+    FaultKind.SLOW: {"delay": _Parameter(float, rule=_at_least(0))},
+    FaultKind.REDIRECT: {
+        "status": _Parameter(int, rule=_one_of(*REDIRECT_STATUSES)),
+        "location": _Parameter(str, rule=_HEADER_VALUE),
+    },
+    FaultKind.PAGE_CAP: {"max_items": _Parameter(int, rule=_at_least(1))},
+    FaultKind.CUT: {"after_lines": _Parameter(int, rule=_at_least(0))},
+    FaultKind.SHORT: {"missing_lines": _Parameter(int, rule=_at_least(1))},
+    FaultKind.BAD_LINE: {"at_line": _Parameter(int, rule=_at_least(1))},
+    FaultKind.SCHEMA_VERSION: {"version": _Parameter(str)},
+    FaultKind.EXTRA_FIELD: {"field": _Parameter(str), "value": _Parameter(str)},
+    FaultKind.UNFRAMED: {"row_count_header": _Parameter(bool, required=False, default=True)},
+    FaultKind.TRICKLE: {"bytes_per_second": _Parameter(float, rule=_greater_than(0))},
+    FaultKind.ECHO_KEY: {},
 }
 
 
@@ -112,27 +194,33 @@ def parse_fault_spec(spec: Any, fault_id: str) -> Fault:
     if unknown:
         raise FaultSpecError(f"unknown field(s) for kind {kind.value}: {', '.join(sorted(unknown))}")
     options: dict[str, Any] = {}
-    for name, (expected, required) in parameters.items():
-        if name not in spec:
-            if required:
-                raise FaultSpecError(f"kind {kind.value} needs {name}")
-            continue
-        options[name] = _checked(name, spec[name], expected)
+    for name, parameter in parameters.items():
+        if name in spec:
+            options[name] = _checked(kind, name, spec[name], parameter)
+        elif parameter.required:
+            raise FaultSpecError(f"kind {kind.value} needs {name}")
+        elif parameter.default is not None:
+            options[name] = parameter.default
     return Fault(fault_id, kind, pattern, count, options)
 
 
-def _checked(name: str, value: Any, expected: type) -> Any:
-    if expected is str:
-        if not isinstance(value, str):
-            raise FaultSpecError(f"{name} must be a string, got {value!r}")
-        return value
-    accepted = (int, float) if expected is float else (int,)
-    if isinstance(value, bool) or not isinstance(value, accepted):
-        kind = "a number" if expected is float else "an integer"
-        raise FaultSpecError(f"{name} must be {kind}, got {value!r}")
-    minimum = _MINIMUM[name]
-    if value < minimum:
-        raise FaultSpecError(f"{name} must be at least {minimum}, got {value!r}")
+def _checked(kind: FaultKind, name: str, value: Any, parameter: _Parameter) -> Any:
+    expected = parameter.type
+    if expected is bool:
+        valid_type, described = isinstance(value, bool), "true or false"
+    elif expected is str:
+        valid_type, described = isinstance(value, str), "a string"
+    elif expected is int:
+        valid_type, described = isinstance(value, int) and not isinstance(value, bool), "an integer"
+    else:
+        # JSON lets NaN and Infinity through; neither is a delay or a rate.
+        valid_type = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        described = "a finite number"
+    if not valid_type:
+        raise FaultSpecError(f"{name} of kind {kind.value} must be {described}, got {value!r}")
+    rule = parameter.rule
+    if rule is not None and not rule.holds(value):
+        raise FaultSpecError(f"{name} of kind {kind.value} must be {rule.text}, got {value!r}")
     return value
 
 

@@ -1,16 +1,16 @@
-"""HTTP transport of the sandbox: auth, faults, JSON and chunked JSONL answers, and the admin API."""
+"""HTTP transport of the sandbox: auth, faults, JSON and JSONL answers, and the admin API."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from itertools import islice
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -19,15 +19,21 @@ from airflow_provider_soundlink.sandbox.api import (
     ApiRequest,
     ExportResult,
     JsonResult,
-    RowListing,
+    Listing,
+    PageOptions,
     SandboxApi,
 )
+from airflow_provider_soundlink.sandbox.bodies import Trickle, batches, faulted_lines
 from airflow_provider_soundlink.sandbox.data import SCHEMA_VERSION, SandboxData
 from airflow_provider_soundlink.sandbox.encoding import dumps
 from airflow_provider_soundlink.sandbox.faults import (
-    EXPORT_BODY_KINDS,
-    ROW_LISTING_KINDS,
-    TRANSPORT_KINDS,
+    ARRIVAL_KINDS,
+    ERROR_KINDS,
+    EXPORT_ROW_KINDS,
+    FRAMING_KINDS,
+    LISTING_ROW_KINDS,
+    PACING_KINDS,
+    PAGING_KINDS,
     Fault,
     FaultBook,
     FaultKind,
@@ -44,10 +50,17 @@ _FAULT_CODES = {
     503: "service_unavailable",
     504: "gateway_timeout",
 }
+_REDIRECT_CODES = {
+    301: "moved_permanently",
+    302: "found",
+    307: "temporary_redirect",
+    308: "permanent_redirect",
+}
 
 
 class SandboxState:
-    """What the admin API changes at run time: the sandbox's today, the faults and the request log."""
+    """What the admin API changes or reads at run time: the sandbox's today, the faults, the request
+    log, and how many API requests are being answered right now."""
 
     def __init__(self, today: dt.date) -> None:
         self.startup_today = today
@@ -55,6 +68,7 @@ class SandboxState:
         self._lock = threading.Lock()
         self._today = today
         self._requests: list[dict[str, Any]] = []
+        self._in_flight = 0
 
     @property
     def today(self) -> dt.date:
@@ -73,6 +87,23 @@ class SandboxState:
     def requests(self) -> list[dict[str, Any]]:
         with self._lock:
             return list(self._requests)
+
+    @contextlib.contextmanager
+    def answering(self) -> Iterator[None]:
+        """Counts an API request as in flight while it is being answered; a test can see a trickle
+        that its client gave up on end, rather than write on for minutes."""
+        with self._lock:
+            self._in_flight += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+
+    @property
+    def in_flight(self) -> int:
+        with self._lock:
+            return self._in_flight
 
     def reset(self) -> None:
         self.faults.clear()
@@ -127,13 +158,16 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
             self._admin(path, body)
             return
         query = dict(parse_qsl(url.query, keep_blank_values=True))
-        _ApiExchange(self, path, query).run()
+        with self.server.state.answering():
+            _ApiExchange(self, path, query).run()
 
     def _read_body(self) -> bytes:
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length else b""
 
-    def send_json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+    def send_json(
+        self, status: int, payload: Any, headers: dict[str, str] | None = None, trickle: Fault | None = None
+    ) -> None:
         body = dumps(payload).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -141,7 +175,13 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
         for name, value in (headers or {}).items():
             self.send_header(name, value)
         self.end_headers()
-        self.wfile.write(body)
+        self.body_writer(trickle)(body)
+
+    def body_writer(self, trickle: Fault | None) -> Callable[[bytes], object]:
+        """Where the body goes once the headers are sent: straight to the socket, or trickled."""
+        if trickle is None:
+            return self.wfile.write
+        return Trickle(self.wfile.write, trickle.options["bytes_per_second"]).write
 
     # Admin API -----------------------------------------------------------------------------------
 
@@ -183,6 +223,7 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
             "accountId": data.account_id,
             "faults": state.faults.describe(),
             "requestCount": len(state.requests()),
+            "requestsInFlight": state.in_flight,
         }
 
 
@@ -199,7 +240,7 @@ class _ApiExchange:
 
     def run(self) -> None:
         faults = self.server.state.faults
-        fault = faults.take(self.path, TRANSPORT_KINDS)
+        fault = faults.take(self.path, ARRIVAL_KINDS)
         if fault is not None and fault.kind is FaultKind.RESET:
             self._record(None)
             self.handler.close_connection = True
@@ -209,17 +250,20 @@ class _ApiExchange:
         try:
             if fault is not None and fault.kind is FaultKind.STATUS:
                 raise _injected_error(fault)
+            if fault is not None and fault.kind is FaultKind.REDIRECT:
+                self._send_redirect(fault)
+                return
             result = self._route()
             if isinstance(result, JsonResult):
                 self._send_result(result)
-            elif isinstance(result, RowListing):
-                listing_fault = faults.take(self.path, ROW_LISTING_KINDS)
-                self._send_result(result.build(_schema_version(listing_fault)))
+            elif isinstance(result, Listing):
+                self._send_result(result.build(self._page_options(result)))
             else:
-                self._stream_export(result, faults.take(self.path, EXPORT_BODY_KINDS))
+                self._stream_export(result)
         except ApiError as error:
             self._send_error(error)
         except (BrokenPipeError, ConnectionResetError):
+            # The client went away mid-answer (a trickle it gave up on, a cut it saw): nothing to log.
             self.handler.close_connection = True
         except Exception as error:
             # An unexpected bug still answers in the documented envelope, unless a stream had begun.
@@ -227,7 +271,7 @@ class _ApiExchange:
                 self._send_error(ApiError(500, "internal_error", f"Internal error ({type(error).__name__})"))
             raise
 
-    def _route(self) -> JsonResult | RowListing | ExportResult:
+    def _route(self) -> JsonResult | Listing | ExportResult:
         grant = self._authenticate()
         resolved = self.server.api.resolve(self.path) if self.handler.command == "GET" else None
         if resolved is None:
@@ -262,75 +306,74 @@ class _ApiExchange:
         self.responded = True
         self.server.state.record(self.handler.command, self.path, self.query, status)
 
+    def _page_options(self, listing: Listing) -> PageOptions:
+        faults = self.server.state.faults
+        page_cap = faults.take(self.path, PAGING_KINDS)
+        rows_fault = faults.take(self.path, LISTING_ROW_KINDS) if listing.has_rows else None
+        return PageOptions(
+            schema_version=_schema_version(rows_fault),
+            max_items=None if page_cap is None else page_cap.options["max_items"],
+        )
+
     def _send_result(self, result: JsonResult) -> None:
+        trickle = self.server.state.faults.take(self.path, PACING_KINDS)
         self._record(200)
         payload = {"data": result.data, "meta": {**result.meta, "requestId": self.request_id}}
-        self.handler.send_json(200, payload, {"X-Request-Id": self.request_id})
+        self.handler.send_json(200, payload, {"X-Request-Id": self.request_id}, trickle)
 
     def _send_error(self, error: ApiError) -> None:
         self._record(error.status)
         headers = {"X-Request-Id": self.request_id, **error.headers}
-        self.handler.send_json(error.status, _error_body(error.code, error.message, self.request_id), headers)
+        message = error.message
+        api_key = self.handler.headers.get("x-api-key")
+        if api_key and self.server.state.faults.take(self.path, ERROR_KINDS) is not None:
+            message = f"{message} (x-api-key: {api_key})"
+        self.handler.send_json(error.status, _error_body(error.code, message, self.request_id), headers)
 
-    def _stream_export(self, export: ExportResult, fault: Fault | None) -> None:
+    def _send_redirect(self, fault: Fault) -> None:
+        status, location = int(fault.options["status"]), str(fault.options["location"])
+        self._record(status)
+        body = _error_body(
+            _REDIRECT_CODES[status],
+            f"Injected fault {fault.id}: HTTP {status} to {location}",
+            self.request_id,
+        )
+        self.handler.send_json(status, body, {"X-Request-Id": self.request_id, "Location": location})
+
+    def _stream_export(self, export: ExportResult) -> None:
+        faults = self.server.state.faults
+        rows_fault = faults.take(self.path, EXPORT_ROW_KINDS)
+        unframed = faults.take(self.path, FRAMING_KINDS)
+        trickle = faults.take(self.path, PACING_KINDS)
         handler = self.handler
         self._record(200)
         handler.send_response(200)
         handler.send_header("Content-Type", "application/x-ndjson")
         handler.send_header("Content-Disposition", f'attachment; filename="{export.filename}"')
-        handler.send_header("X-Row-Count", str(export.row_count))
+        if unframed is None or unframed.options["row_count_header"]:
+            handler.send_header("X-Row-Count", str(export.row_count))
         handler.send_header("X-Request-Id", self.request_id)
-        handler.send_header("Transfer-Encoding", "chunked")
+        if unframed is None:
+            handler.send_header("Transfer-Encoding", "chunked")
+        else:
+            # No length and no chunks: the client reads until the connection closes (HTTP/1.0 style).
+            handler.send_header("Connection", "close")
         handler.end_headers()
 
-        lines = export.lines(_schema_version(fault))
-        kind = fault.kind if fault is not None else None
-        if kind is FaultKind.SHORT:
-            assert fault is not None
-            lines = islice(lines, max(0, export.row_count - fault.options["missing_lines"]))
-        elif kind is FaultKind.BAD_LINE:
-            assert fault is not None
-            lines = _corrupt_line(lines, fault.options["at_line"])
-        elif kind is FaultKind.CUT:
-            assert fault is not None
-            lines = islice(lines, fault.options["after_lines"])
-        elif kind is FaultKind.EXTRA_FIELD:
-            assert fault is not None
-            lines = _with_extra_field(lines, fault.options["field"], fault.options["value"])
-
-        for chunk in _batches(lines, EXPORT_CHUNK_BYTES):
-            handler.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-        if kind is FaultKind.CUT:
+        write = handler.body_writer(trickle)
+        lines = faulted_lines(
+            export.lines(_schema_version(rows_fault)), export.row_count, rows_fault, unframed is not None
+        )
+        for chunk in batches(lines, EXPORT_CHUNK_BYTES):
+            write(chunk if unframed is not None else b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        if unframed is not None:
+            # Sending "Connection: close" set the handler to close the connection: that ends the body.
+            return
+        if rows_fault is not None and rows_fault.kind is FaultKind.CUT:
             # Without the terminating zero-length chunk the client sees a truncated body.
             handler.close_connection = True
             return
-        handler.wfile.write(b"0\r\n\r\n")
-
-
-def _batches(lines: Iterable[str], size: int) -> Iterator[bytes]:
-    """Group lines into byte chunks of about ``size`` bytes, so a large export costs few writes."""
-    batch: list[str] = []
-    length = 0
-    for line in lines:
-        batch.append(line)
-        length += len(line)
-        if length >= size:
-            yield "".join(batch).encode()
-            batch, length = [], 0
-    if batch:
-        yield "".join(batch).encode()
-
-
-def _corrupt_line(lines: Iterable[str], at_line: int) -> Iterator[str]:
-    for number, line in enumerate(lines, start=1):
-        # Half a row: what a truncated write in the vendor's pipeline would leave behind.
-        yield line[: len(line) // 2] + "\n" if number == at_line else line
-
-
-def _with_extra_field(lines: Iterable[str], name: str, value: str) -> Iterator[str]:
-    extra = f", {json.dumps(name)}: {json.dumps(value)}}}\n"
-    for line in lines:
-        yield line.rstrip("\n")[:-1] + extra
+        write(b"0\r\n\r\n")
 
 
 def _schema_version(fault: Fault | None) -> str:

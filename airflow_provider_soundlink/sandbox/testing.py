@@ -21,6 +21,8 @@ from airflow_provider_soundlink.sandbox.data import DEFAULT_SEED
 
 STARTUP_TIMEOUT_SECONDS = 30.0
 STOP_GRACE_SECONDS = 5.0
+ERROR_OUTPUT_CHARS = 4000
+"""How much of the server's output, from the end, a start-up error carries."""
 
 
 class SandboxStartError(RuntimeError):
@@ -107,9 +109,8 @@ class SandboxProcess:
         deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
-                raise SandboxStartError(
-                    f"the sandbox exited with {self._process.returncode}: {self._output()}"
-                )
+                output = self.output()[-ERROR_OUTPUT_CHARS:]
+                raise SandboxStartError(f"the sandbox exited with {self._process.returncode}: {output}")
             if port_file.exists():
                 self.base_url = f"http://127.0.0.1:{int(port_file.read_text())}"
                 try:
@@ -118,14 +119,14 @@ class SandboxProcess:
                 except OSError:
                     pass
             time.sleep(0.05)
-        raise SandboxStartError(
-            f"the sandbox did not answer within {STARTUP_TIMEOUT_SECONDS:g}s: {self._output()}"
-        )
+        output = self.output()[-ERROR_OUTPUT_CHARS:]
+        raise SandboxStartError(f"the sandbox did not answer within {STARTUP_TIMEOUT_SECONDS:g}s: {output}")
 
-    def _output(self) -> str:
+    def output(self) -> str:
+        """What the server has printed so far: its access log and any traceback."""
         if self._workdir is None:
             return ""
-        return (Path(self._workdir.name) / "server.log").read_text(errors="replace")[-4000:]
+        return (Path(self._workdir.name) / "server.log").read_text(errors="replace")
 
     def stop(self) -> None:
         """Stop the server by its process id: SIGTERM, then SIGKILL if it lingers."""
