@@ -27,12 +27,12 @@ from airflow_provider_soundlink.client.errors import (
     SoundlinkSchemaVersionError,
     SoundlinkStreamError,
 )
+from airflow_provider_soundlink.client.transport import BodyReadError, iter_body
 from airflow_provider_soundlink.exports import SUPPORTED_SCHEMA_VERSIONS
 
 log = logging.getLogger("airflow_provider_soundlink.client")
 
 NDJSON = "application/x-ndjson"
-_STREAM_CHUNK_BYTES = 64 * 1024
 
 
 class ExportLine(NamedTuple):
@@ -94,9 +94,7 @@ def export_lines(
         pending = b""
         line_number = 0
         try:
-            for chunk in response.iter_content(chunk_size=_STREAM_CHUNK_BYTES):
-                if time.monotonic() > deadline:
-                    raise cut_off(f"it did not finish within export_timeout ({timeout:.0f} s)")
+            for chunk in iter_body(response, deadline, f"export_timeout ({timeout:.0f} s)"):
                 lines = (pending + chunk).split(b"\n")
                 pending = lines.pop()
                 for raw in lines:
@@ -106,7 +104,7 @@ def export_lines(
                         rows += 1
                         yield ExportLine(raw, row)
                         progress.update(rows)
-        except requests.RequestException as error:
+        except BodyReadError as error:
             raise cut_off(context.redact(str(error))) from None
         if pending.strip():
             line_number += 1

@@ -14,11 +14,12 @@ import email.utils
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import closing
 from typing import Any, TypeVar
 
 import requests
+import urllib3
 from requests.auth import AuthBase
 from tenacity import (
     RetryCallState,
@@ -171,22 +172,40 @@ class Transport:
         )
 
 
+class BodyReadError(Exception):
+    """A body broke off, or was still arriving at its deadline; the caller names it in its own error."""
+
+
+def iter_body(response: requests.Response, deadline: float, limit_name: str) -> Iterator[bytes]:
+    """A streamed body's bytes as they arrive, until its end, or :class:`BodyReadError`.
+
+    Each read returns what one socket read gives (``read1``), so a server that trickles bytes, each
+    within the socket timeout, still meets the deadline: reading whole chunks would block until a chunk
+    was full, however long that took.
+    """
+    raw = response.raw
+    received = 0
+    try:
+        while True:
+            if time.monotonic() > deadline:
+                raise BodyReadError(f"it did not finish within {limit_name} ({received} bytes received)")
+            chunk = raw.read1(_BODY_CHUNK_BYTES, decode_content=True)
+            if not chunk:
+                return
+            received += len(chunk)
+            yield chunk
+    except (urllib3.exceptions.HTTPError, OSError) as error:
+        raise BodyReadError(f"it broke off after {received} bytes: {error}") from None
+
+
 def _read_body(response: requests.Response, context: RequestContext, deadline: float) -> bytes:
     """The whole body, or a retryable network error once ``deadline`` passes or the stream breaks."""
-    chunks = []
     try:
-        for chunk in response.iter_content(chunk_size=_BODY_CHUNK_BYTES):
-            chunks.append(chunk)
-            if time.monotonic() > deadline:
-                raise SoundlinkNetworkError(
-                    f"Soundlink {context.target} did not finish answering within the connection's timeout "
-                    f"({sum(map(len, chunks))} bytes received); the server is sending too slowly"
-                )
-    except requests.RequestException as error:
+        return b"".join(iter_body(response, deadline, "the connection's timeout"))
+    except BodyReadError as error:
         raise SoundlinkNetworkError(
-            f"Soundlink {context.target} broke off its answer: {context.redact(str(error))}"
+            f"Soundlink {context.target} did not answer completely: {context.redact(str(error))}"
         ) from None
-    return b"".join(chunks)
 
 
 def retry_after_seconds(value: str | None) -> float | None:
