@@ -7,44 +7,28 @@ that cannot start fails the test with its log, never skips it.
 
 from __future__ import annotations
 
-import datetime as dt
-import importlib.util
-import itertools
 import json
-import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
-from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from stand_ins import (
+    GCP_PROJECT,
+    REPO_ROOT,
+    SANDBOX_TODAY,
+    GcpEmulators,
+    services,
+    strictly_checked_insert_job,
+)
 
 if TYPE_CHECKING:
     from airflow_provider_soundlink.sandbox.testing import SandboxProcess
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-GCP_PROJECT = "soundlink-local"
-SANDBOX_TODAY = dt.date(2026, 6, 15)
-"""A fixed "today" for the sandbox, so its data (and every assertion on it) never depends on the clock."""
 
 FIXTURES_NEEDING_STAND_INS = frozenset(
-    {"gcp_emulators", "sandbox", "sandbox_process", "_sandbox_process", "soundlink_connection"}
+    {"gcp_emulators", "sandbox", "_sandbox_process", "soundlink_connection"}
 )
 E2E_DIRECTORY = REPO_ROOT / "tests" / "e2e"
-
-
-def _load_services() -> ModuleType:
-    # scripts/ is not a package; load the module by path so the fixtures and the CLI share one copy.
-    spec = importlib.util.spec_from_file_location("soundlink_services", REPO_ROOT / "scripts" / "services.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-services = _load_services()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -53,52 +37,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.e2e)
         elif FIXTURES_NEEDING_STAND_INS.intersection(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.integration)
-
-
-@dataclass
-class GcpEmulators:
-    """The running fake-gcs-server and local-bigquery, and a way to get a fresh bucket or dataset."""
-
-    project: str
-    gcs_url: str
-    bigquery_url: str
-    _names: Iterator[int] = field(default_factory=itertools.count)
-
-    def create_bucket(self, prefix: str = "bucket") -> str:
-        from airflow.providers.google.cloud.hooks.gcs import GCSHook
-
-        name = f"{prefix}-{next(self._names)}"
-        GCSHook().create_bucket(bucket_name=name, project_id=self.project)
-        return name
-
-    def create_dataset(self, prefix: str = "dataset") -> str:
-        from airflow.providers.google.cloud.hooks.bigquery import BigQueryHook
-
-        name = f"{prefix}_{next(self._names)}"
-        BigQueryHook(use_legacy_sql=False).create_empty_dataset(
-            dataset_id=name, project_id=self.project, exists_ok=False
-        )
-        return name
-
-
-def strictly_checked_insert_job(insert_job: Any) -> Any:
-    """``BigQueryHook.insert_job`` that first checks a load job against BigQuery's documented rules
-    (tests/bigquery_rules.py), reading every source object, so a value BigQuery would reject fails the
-    test even where the emulator accepts it."""
-    from airflow.providers.google.cloud.hooks.gcs import GCSHook
-    from bigquery_rules import check_rows, check_source_uris
-
-    def checked(self: Any, **kwargs: Any) -> Any:
-        load = kwargs["configuration"].get("load")
-        if load is not None:
-            check_source_uris(load["sourceUris"])
-            for uri in load["sourceUris"]:
-                bucket, _, name = uri.removeprefix("gs://").partition("/")
-                data = GCSHook().download(bucket_name=bucket, object_name=name)
-                check_rows(load["schema"]["fields"], data.splitlines(), uri)
-        return insert_job(self, **kwargs)
-
-    return checked
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import GCP_PROJECT, GcpEmulators, services
+from stand_ins import GCP_PROJECT, GcpEmulators, services
 
 from airflow_provider_soundlink.sandbox.testing import SandboxProcess
 from e2e.airflow_runner import AIRFLOW2_VENV, AIRFLOW3_VENV, AirflowEnvironment

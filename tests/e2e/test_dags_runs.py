@@ -9,7 +9,7 @@ import itertools
 
 import pytest
 from airflow.providers.google.cloud.hooks.gcs import GCSHook
-from conftest import GCP_PROJECT, SANDBOX_TODAY
+from stand_ins import GCP_PROJECT, SANDBOX_TODAY
 
 from airflow_provider_soundlink.sandbox.testing import SandboxProcess
 from airflow_provider_soundlink.windows import DateWindow

@@ -16,9 +16,9 @@ import pytest
 from airflow.providers.google.cloud.hooks.bigquery import BigQueryHook
 from airflow.providers.google.cloud.hooks.gcs import GCSHook
 from bigquery_rules import BigQueryWouldReject, check_rows
-from conftest import SANDBOX_TODAY, services
 from google.api_core.exceptions import BadRequest
 from google.cloud import bigquery
+from stand_ins import SANDBOX_TODAY, services
 from stored_rows import as_stored
 from task_context import task_context
 

@@ -1,4 +1,5 @@
-"""One sandbox process for the module tests here, put back to its start-up state after every test."""
+"""The sandbox tests' helpers over the session's one sandbox (tests/conftest.py): plain HTTP calls and the
+data set's campaigns by role."""
 
 from __future__ import annotations
 
@@ -8,12 +9,13 @@ from typing import Any
 
 import pytest
 import requests
+from stand_ins import SANDBOX_TODAY
 
 from airflow_provider_soundlink.sandbox.data import SandboxData
 from airflow_provider_soundlink.sandbox.keys import KEY_ALL
 from airflow_provider_soundlink.sandbox.testing import SandboxProcess
 
-TODAY = dt.date(2026, 5, 15)
+TODAY = SANDBOX_TODAY
 
 
 class SandboxClient:
@@ -36,19 +38,6 @@ class SandboxClient:
             endDate=end.isoformat(),
             **params,
         )
-
-
-@pytest.fixture(scope="session")
-def sandbox_process() -> Iterator[SandboxProcess]:
-    with SandboxProcess(today=TODAY) as process:
-        yield process
-
-
-@pytest.fixture
-def sandbox(sandbox_process: SandboxProcess) -> Iterator[SandboxProcess]:
-    sandbox_process.reset()
-    yield sandbox_process
-    sandbox_process.reset()
 
 
 @pytest.fixture

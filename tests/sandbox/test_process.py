@@ -16,6 +16,9 @@ import pytest
 from airflow_provider_soundlink.sandbox.data import SandboxData, utc_today
 from airflow_provider_soundlink.sandbox.testing import SandboxProcess, SandboxStartError
 
+# Each test starts a sandbox process of its own.
+pytestmark = pytest.mark.integration
+
 
 def wait_for_file(path: Path, process: subprocess.Popen[bytes]) -> str:
     deadline = time.monotonic() + 30
