@@ -78,6 +78,37 @@ BLUEPRINTS = (
 )  # fmt: skip
 
 
+_STRATEGIES = ("followers", "streams", "reach")
+_TARGETS = ("track", "playlist", None)
+_GENERATED_RUNNING_PER_MILLE = 20
+"""Of the campaigns beyond the six blueprints, about this many per thousand are still running; the rest
+ended long ago, as in an agency account with years of history."""
+_GENERATED_HISTORY_START = dt.datetime(2022, 1, 3, 9, 0, 0, tzinfo=_UTC)
+_GENERATED_RUNNING_START = dt.datetime(2025, 6, 2, 9, 0, 0, tzinfo=_UTC)
+
+
+def generated_blueprint(seed: int, index: int) -> Blueprint:
+    """The blueprint of campaign ``index`` beyond the fixed six (``--campaigns N``): mostly campaigns of
+    two to sixteen weeks that ended between 2022 and 2024, a few running since mid-2025."""
+    tag = (seed, "generated", index)
+    running = hash_of(*tag, "running") % 1000 < _GENERATED_RUNNING_PER_MILLE
+    if running:
+        created = _GENERATED_RUNNING_START + dt.timedelta(days=hash_of(*tag, "created") % 300)
+    else:
+        created = _GENERATED_HISTORY_START + dt.timedelta(days=hash_of(*tag, "created") % (3 * 360))
+    created += dt.timedelta(seconds=hash_of(*tag, "clock") % 86_400)
+    start = created.date() + dt.timedelta(days=hash_of(*tag, "start") % 3)
+    end = None if running else start + dt.timedelta(days=14 + hash_of(*tag, "length") % 99)
+    return Blueprint(
+        uuid_id=hash_of(*tag, "id-style") % 2 == 0,
+        target_type=_TARGETS[hash_of(*tag, "target") % len(_TARGETS)],
+        created_at=created,
+        start=start,
+        end=end,
+        strategy_type=pick(_STRATEGIES, *tag, "strategy"),
+    )
+
+
 class Country(NamedTuple):
     code: str
     share: float

@@ -33,6 +33,12 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--seed", type=int, default=DEFAULT_SEED, help="seed of the data set (default: %(default)s)"
     )
     parser.add_argument(
+        "--campaigns",
+        type=int,
+        default=6,
+        help="campaigns in the account: the six fixed ones, plus generated ones mostly ended long ago",
+    )
+    parser.add_argument(
         "--full-precision",
         action="store_true",
         help="send money derived by division with every digit of a double (16-17), not 6 decimals",
@@ -40,6 +46,8 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.scale < 1:
         parser.error("--scale must be at least 1")
+    if args.campaigns < 6:
+        parser.error("--campaigns must be at least 6 (the fixed campaigns)")
     return args
 
 
@@ -56,7 +64,9 @@ def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parse_args(argv)
-    data = SandboxData(seed=args.seed, scale=args.scale, full_precision=args.full_precision)
+    data = SandboxData(
+        seed=args.seed, scale=args.scale, full_precision=args.full_precision, campaigns=args.campaigns
+    )
     server = SandboxServer((args.host, args.port), data, args.today or utc_today())
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:

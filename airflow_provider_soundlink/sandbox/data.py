@@ -27,6 +27,7 @@ from airflow_provider_soundlink.sandbox.campaigns import (
     BLUEPRINTS,
     ENGAGEMENT_CONTEXTS,
     Campaign,
+    generated_blueprint,
 )
 from airflow_provider_soundlink.sandbox.clicks import (
     LINK_STATS_GROUP_FIELDS,
@@ -86,25 +87,41 @@ class UnknownCampaignError(KeyError):
 class SandboxData:
     """Deterministic Soundlink data for one account: campaigns, metric rows and link clicks."""
 
-    def __init__(self, seed: int = DEFAULT_SEED, scale: int = 1, full_precision: bool = False) -> None:
+    def __init__(
+        self,
+        seed: int = DEFAULT_SEED,
+        scale: int = 1,
+        full_precision: bool = False,
+        campaigns: int = len(BLUEPRINTS),
+    ) -> None:
         """``full_precision`` sends the money Soundlink derives by division (spend_total, fees, cpl, cpf,
         cost_per_result, cpc_linkclick) with every digit of a double, as the API documents no scale;
-        otherwise every amount is a literal of at most six decimal places."""
+        otherwise every amount is a literal of at most six decimal places. ``campaigns`` above the six
+        fixed ones adds generated campaigns, most of them ended long ago (see ``generated_blueprint``)."""
         if scale < 1:
             raise ValueError(f"scale must be at least 1, got {scale}")
+        if campaigns < len(BLUEPRINTS):
+            raise ValueError(f"campaigns must be at least {len(BLUEPRINTS)}, got {campaigns}")
         self.seed = seed
         self.scale = scale
         self.full_precision = full_precision
         self.account_id = uuid_of(seed, "account")
-        campaigns = [Campaign(blueprint, index, seed, scale) for index, blueprint in enumerate(BLUEPRINTS)]
-        self._campaigns = {campaign.campaign_id: campaign for campaign in campaigns}
+        blueprints = [
+            *BLUEPRINTS,
+            *(generated_blueprint(seed, index) for index in range(len(BLUEPRINTS), campaigns)),
+        ]
+        built = [Campaign(blueprint, index, seed, scale) for index, blueprint in enumerate(blueprints)]
+        self._campaigns = {campaign.campaign_id: campaign for campaign in built}
         self._rows = {
             campaign.campaign_id: CampaignRows(campaign, self.account_id, full_precision)
-            for campaign in campaigns
+            for campaign in built
         }
-        self._clicks = ClickLog(seed, campaigns)
+        self._clicks = ClickLog(seed, built)
 
     # Campaigns -----------------------------------------------------------------------------------
+
+    def campaign_ids(self) -> list[str]:
+        return list(self._campaigns)
 
     def has_campaign(self, campaign_id: str) -> bool:
         return campaign_id in self._campaigns

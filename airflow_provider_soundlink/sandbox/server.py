@@ -220,6 +220,7 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
             "seed": data.seed,
             "scale": data.scale,
             "fullPrecision": data.full_precision,
+            "campaigns": len(data.campaign_ids()),
             "accountId": data.account_id,
             "faults": state.faults.describe(),
             "requestCount": len(state.requests()),

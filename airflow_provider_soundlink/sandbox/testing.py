@@ -41,12 +41,14 @@ class SandboxProcess:
         scale: int = 1,
         seed: int = DEFAULT_SEED,
         full_precision: bool = False,
+        campaigns: int = 6,
         extra_args: Sequence[str] = (),
     ) -> None:
         self.today = today
         self.scale = scale
         self.seed = seed
         self.full_precision = full_precision
+        self.campaigns = campaigns
         self.extra_args = tuple(extra_args)
         self.base_url = ""
         self._process: subprocess.Popen[bytes] | None = None
@@ -94,6 +96,8 @@ class SandboxProcess:
             command += ["--today", str(self.today)]
         if self.full_precision:
             command.append("--full-precision")
+        if self.campaigns != 6:
+            command += ["--campaigns", str(self.campaigns)]
         command += self.extra_args
         # Output goes to a file, not a pipe nobody reads, which would block the server once full.
         self._log = (workdir / "server.log").open("wb")

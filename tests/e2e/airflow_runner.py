@@ -279,6 +279,13 @@ class AirflowEnvironment:
         """All runs of ``dag_id``, ordered by logical date."""
         return self._fetch_runs(f"dag_id = ? ORDER BY {self.logical_date_column}, id", (dag_id,))
 
+    def task_instance_count(self, dag_id: str, run_id: str) -> int:
+        """How many task instances one run of ``dag_id`` had."""
+        count: int = self._query_one(
+            "SELECT count(*) FROM task_instance WHERE dag_id = ? AND run_id = ?", (dag_id, run_id)
+        )
+        return count
+
     def _fetch_runs(self, where: str, parameters: Sequence[object]) -> list[DagRunRecord]:
         query = (
             f"SELECT run_id, run_type, state, {self.logical_date_column}, data_interval_start, "

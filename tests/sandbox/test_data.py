@@ -86,3 +86,27 @@ def test_engagement_paging_skips_and_reverses_like_the_full_list() -> None:
 def test_decimal_literals_are_exact(micros: int, literal: str) -> None:
     assert micros_literal(micros) == literal
     assert dumps(loads(f'{{"value":{literal}}}')) == f'{{"value":{literal}}}'
+
+
+def test_thousands_of_campaigns_mostly_long_ended_keep_the_six_fixed_ones() -> None:
+    fixed = SandboxData().campaigns(TODAY)
+    many = SandboxData(campaigns=3000)
+    listed = many.campaigns(TODAY)
+
+    assert len(listed) == len({campaign["campaignId"] for campaign in listed}) == 3000
+    assert listed[:6] == fixed
+    assert [campaign["campaignId"] for campaign in SandboxData(campaigns=3000).campaigns(TODAY)] == [
+        campaign["campaignId"] for campaign in listed
+    ]
+    recent = [
+        c for c in listed if c["lastReportDate"] and c["lastReportDate"] >= TODAY - dt.timedelta(days=8)
+    ]
+    ended_long_ago = [c for c in listed if c["lastReportDate"] and c["lastReportDate"] < dt.date(2025, 1, 1)]
+    assert 20 < len(recent) < 150
+    assert len(ended_long_ago) > 2500
+    assert all(c["status"] == "ended" for c in ended_long_ago)
+
+
+def test_fewer_campaigns_than_the_fixed_six_are_refused() -> None:
+    with pytest.raises(ValueError, match="campaigns must be at least 6"):
+        SandboxData(campaigns=5)

@@ -70,16 +70,20 @@ def campaigns_created_by(day: dt.date) -> list[str]:
 
 
 def truth(
-    kind: ExportKind, campaign_ids: Iterable[str], window: DateWindow, today: dt.date
+    kind: ExportKind,
+    campaign_ids: Iterable[str],
+    window: DateWindow,
+    today: dt.date,
+    data: SandboxData = TRUTH,
 ) -> dict[Key, Row]:
-    """Every row the sandbox holds for these campaigns over ``window`` on ``today``, by primary key."""
+    """Every row the sandbox (``data``) holds for these campaigns over ``window`` on ``today``, by key."""
     table = table_definition(kind)
     rows: list[Row] = []
     for campaign_id in campaign_ids:
         if kind is ExportKind.BREAKDOWN:
-            rows += TRUTH.breakdown_rows(campaign_id, window.start, window.end, today)
+            rows += data.breakdown_rows(campaign_id, window.start, window.end, today)
         else:
-            rows += TRUTH.engagement_rows(campaign_id, window.start, window.end, today)
+            rows += data.engagement_rows(campaign_id, window.start, window.end, today)
     typed = [as_stored(table, row) for row in rows]
     return {tuple(row[name] for name in table.primary_key): row for row in typed}
 
@@ -114,13 +118,13 @@ class Warehouse:
         return loaded
 
     def assert_matches_truth(
-        self, campaign_ids: Iterable[str], window: DateWindow, today: dt.date
+        self, campaign_ids: Iterable[str], window: DateWindow, today: dt.date, data: SandboxData = TRUTH
     ) -> dict[ExportKind, int]:
         """Both tables hold exactly the sandbox's rows; returns the row count per export."""
         counts = {}
         campaign_ids = list(campaign_ids)
         for kind in CAMPAIGN_EXPORTS:
-            expected = truth(kind, campaign_ids, window, today)
+            expected = truth(kind, campaign_ids, window, today, data)
             stored = self.stored(kind)
             missing = sorted(set(expected) - set(stored), key=repr)[:5]
             unexpected = sorted(set(stored) - set(expected), key=repr)[:5]
