@@ -39,9 +39,10 @@ format:
 bench: bootstrap
 	$(AF3)/python benchmarks/run.py
 
-# The daily DAG over a sandbox account of 3,000 campaigns: task instances, API calls and MERGEs.
+# The daily DAG over a sandbox account of 3,000 campaigns: task instances, API calls and MERGEs;
+# BACKFILL=1: the backfill DAG over 3 years for 200 campaigns.
 bench-scale: bootstrap
-	$(AF3)/python benchmarks/scale.py
+	$(AF3)/python benchmarks/scale.py $(if $(BACKFILL),--backfill)
 
 # Dry-runs the MERGE on your own dataset: make bigquery-check PROJECT=my-project DATASET=soundlink
 bigquery-check: bootstrap

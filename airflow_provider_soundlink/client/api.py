@@ -23,6 +23,7 @@ from airflow_provider_soundlink.client.exports import (
     ExportLine,
     ExportSummary,
     check_schema_version,
+    checked_row,
     export_lines,
     suggested_file_name,
 )
@@ -290,6 +291,8 @@ class SoundlinkApi:
                 response,
                 timeout=settings.export_timeout,
                 progress_interval=settings.progress_interval,
+                # The bytes are written as received: the rows' values are not needed, only checked.
+                parse=checked_row,
             )
             for line in lines:
                 fileobj.write(line.raw + b"\n")

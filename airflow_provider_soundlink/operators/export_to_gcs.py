@@ -24,6 +24,10 @@ from airflow_provider_soundlink.operators.arguments import (
 from airflow_provider_soundlink.schemas import table_definition
 from airflow_provider_soundlink.windows import DateWindow, slice_date_range
 
+UPLOAD_CHUNK_BYTES = 8 * 1024 * 1024
+"""The resumable upload's chunk, which the client holds in memory: google-cloud-storage buffers 100 MiB
+by default, so memory would grow with the export; chunks must be multiples of 256 KiB."""
+
 
 def export_object_name(
     prefix: str, kind: ExportKind, campaign_id: str, window: DateWindow, engagement_context: str | None
@@ -158,6 +162,7 @@ class SoundlinkExportToGCSOperator(BaseOperator):
                         object_name=object_name,
                         filename=str(local_path),
                         mime_type=NDJSON,
+                        chunk_size=UPLOAD_CHUNK_BYTES,
                     )
                     uri = f"gs://{self.bucket}/{object_name}"
                     self.log.info(

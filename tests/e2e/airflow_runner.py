@@ -164,14 +164,18 @@ class AirflowEnvironment:
         self.run_airflow("pools", "import", str(pools_file))
 
     def dags_test(
-        self, dag_id: str, logical_date: date, conf: Mapping[str, Any] | None = None
+        self,
+        dag_id: str,
+        logical_date: date,
+        conf: Mapping[str, Any] | None = None,
+        timeout: float = COMMAND_TIMEOUT_SECONDS,
     ) -> DagRunRecord:
         """Runs one DAG run in-process with ``airflow dags test``; returns it, or raises with task logs."""
         args = ["dags", "test", dag_id, logical_date.isoformat()]
         if conf is not None:
             args += ["--conf", json.dumps(conf)]
         try:
-            self.run_airflow(*args)
+            self.run_airflow(*args, timeout=timeout)
         except AirflowRunError as command_failure:
             failed_runs = [
                 run for run in self._runs_between(dag_id, logical_date, logical_date) if run.state == "failed"
