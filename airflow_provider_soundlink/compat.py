@@ -10,19 +10,22 @@ try:  # Airflow 3
     from airflow.sdk import Context as Context
     from airflow.sdk import Param as Param
     from airflow.sdk import task as task
-    from airflow.sdk.exceptions import AirflowFailException as AirflowFailException
-    from airflow.sdk.exceptions import AirflowSkipException as AirflowSkipException
     from airflow.sdk.log import mask_secret as mask_secret
 except ImportError:  # Airflow 2.11
     from airflow.datasets import Dataset as Asset  # type: ignore[no-redef]
     from airflow.decorators import task  # type: ignore[no-redef,attr-defined]
-    from airflow.exceptions import AirflowFailException, AirflowSkipException  # type: ignore[no-redef,assignment]
     from airflow.hooks.base import BaseHook  # type: ignore[no-redef,attr-defined]
     from airflow.models.baseoperator import BaseOperator  # type: ignore[no-redef]
     from airflow.models.dag import DAG  # type: ignore[no-redef,assignment]
     from airflow.models.param import Param  # type: ignore[no-redef,assignment]
     from airflow.utils.context import Context  # type: ignore[no-redef,attr-defined]
     from airflow.utils.log.secrets_masker import mask_secret  # type: ignore[no-redef]
+
+try:  # Airflow 3.2 and later
+    from airflow.sdk.exceptions import AirflowFailException as AirflowFailException
+    from airflow.sdk.exceptions import AirflowSkipException as AirflowSkipException
+except ImportError:  # Airflow 2.11 to 3.1
+    from airflow.exceptions import AirflowFailException, AirflowSkipException  # type: ignore[no-redef,assignment]
 
 __all__ = [
     "DAG",

@@ -226,6 +226,8 @@ def merge_statement(
             f"    FROM {target.quoted} AS stored",
             "    WHERE " + in_scope("stored"),
             "  )",
+            # QUALIFY once had to stand with WHERE, GROUP BY or HAVING; WHERE TRUE keeps it valid there.
+            "  WHERE TRUE",
             _wrapped(f"  QUALIFY LOGICAL_OR({FROM_EXPORT}) OVER (PARTITION BY ", key, ")"),
             _wrapped(
                 "    AND ROW_NUMBER() OVER (PARTITION BY ",

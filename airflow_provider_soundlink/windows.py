@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 from airflow_provider_soundlink.client.errors import SoundlinkConfigurationError
@@ -33,7 +32,7 @@ class DateWindow:
         return f"{self.start.isoformat()}..{self.end.isoformat()}"
 
 
-def slice_date_range(start: dt.date, end: dt.date, max_days: int = MAX_EXPORT_DAYS) -> Iterator[DateWindow]:
+def slice_date_range(start: dt.date, end: dt.date, max_days: int = MAX_EXPORT_DAYS) -> list[DateWindow]:
     """Cut ``start..end`` (inclusive) into consecutive windows of at most ``max_days`` days.
 
     Windows are counted in days, never by calendar quarter: a quarter can hold 92 days, which the
@@ -42,9 +41,11 @@ def slice_date_range(start: dt.date, end: dt.date, max_days: int = MAX_EXPORT_DA
     if max_days < 1:
         raise SoundlinkConfigurationError(f"max_days must be at least 1, got {max_days}")
     whole = DateWindow(start, end)
+    windows = []
     cursor = whole.start
     step = dt.timedelta(days=max_days - 1)
     while cursor <= whole.end:
         window_end = min(cursor + step, whole.end)
-        yield DateWindow(cursor, window_end)
+        windows.append(DateWindow(cursor, window_end))
         cursor = window_end + dt.timedelta(days=1)
+    return windows

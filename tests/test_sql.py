@@ -60,6 +60,7 @@ USING (
     WHERE stored.report_date BETWEEN DATE '2026-04-01' AND DATE '2026-04-08'
       AND stored.campaign_id IN UNNEST(@scope_campaign_id)
   )
+  WHERE TRUE
   QUALIFY LOGICAL_OR(_from_export) OVER (PARTITION BY provider, account_id, report_date,
     campaign_id, country_code)
     AND ROW_NUMBER() OVER (PARTITION BY provider, account_id, report_date, campaign_id,

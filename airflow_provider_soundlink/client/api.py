@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 from urllib.parse import quote
@@ -258,8 +259,11 @@ class SoundlinkApi:
         engagement_context: str | None = None,
     ) -> Iterator[ExportLine]:
         """Stream the export of any inclusive date range, one window of at most 90 days after another."""
-        for window in slice_date_range(start, end):
-            yield from self.iter_export(kind, campaign_id, window, engagement_context)
+        streams = [
+            self.iter_export(kind, campaign_id, window, engagement_context)
+            for window in slice_date_range(start, end)
+        ]
+        return itertools.chain.from_iterable(streams)
 
     def download_export(
         self,

@@ -93,6 +93,17 @@ def export_lines(
     parse: RowParser = exact_row,
 ) -> Iterator[ExportLine]:
     """The lines of one export response, checked as the module docstring says; closes the response."""
+    with response:
+        yield from _checked_lines(context, response, timeout, progress_interval, parse)
+
+
+def _checked_lines(
+    context: RequestContext,
+    response: requests.Response,
+    timeout: float,
+    progress_interval: float,
+    parse: RowParser,
+) -> Iterator[ExportLine]:
     request_id = response.headers.get("X-Request-Id")
     expected = _row_count_header(response, context)
     label = f"Soundlink {context.target} {context.params['startDate']}..{context.params['endDate']}"
@@ -106,31 +117,30 @@ def export_lines(
             f"{label} was cut off after {rows} of {announced} rows: {reason}", request_id
         )
 
-    with response:
-        pending = b""
-        line_number = 0
+    pending = b""
+    line_number = 0
+    try:
+        for chunk in iter_body(response, deadline, f"export_timeout ({timeout:.0f} s)"):
+            lines = (pending + chunk).split(b"\n")
+            pending = lines.pop()
+            for raw in lines:
+                line_number += 1
+                if raw.strip():
+                    row = _parse_row(parse, raw, line_number, request_id, label)
+                    rows += 1
+                    yield ExportLine(raw, row)
+                    progress.update(rows)
+    except BodyReadError as error:
+        raise cut_off(context.redact(str(error))) from None
+    if pending.strip():
+        line_number += 1
         try:
-            for chunk in iter_body(response, deadline, f"export_timeout ({timeout:.0f} s)"):
-                lines = (pending + chunk).split(b"\n")
-                pending = lines.pop()
-                for raw in lines:
-                    line_number += 1
-                    if raw.strip():
-                        row = _parse_row(parse, raw, line_number, request_id, label)
-                        rows += 1
-                        yield ExportLine(raw, row)
-                        progress.update(rows)
-        except BodyReadError as error:
-            raise cut_off(context.redact(str(error))) from None
-        if pending.strip():
-            line_number += 1
-            try:
-                row = _parse_row(parse, pending, line_number, request_id, label)
-            except SoundlinkMalformedExportError:
-                # The body ended inside a line: the server closed the connection before it was done.
-                raise cut_off(f"the body ended inside line {line_number}") from None
-            rows += 1
-            yield ExportLine(pending, row)
+            row = _parse_row(parse, pending, line_number, request_id, label)
+        except SoundlinkMalformedExportError:
+            # The body ended inside a line: the server closed the connection before it was done.
+            raise cut_off(f"the body ended inside line {line_number}") from None
+        rows += 1
+        yield ExportLine(pending, row)
     if expected is not None and rows != expected:
         raise SoundlinkStreamError(
             f"{label} ended after {rows} rows, but its X-Row-Count header announced {expected}", request_id

@@ -32,6 +32,7 @@ from tenacity import (
 
 from airflow_provider_soundlink import __version__
 from airflow_provider_soundlink.client.errors import (
+    REDACTED,
     RequestContext,
     SoundlinkAPIError,
     SoundlinkError,
@@ -105,7 +106,7 @@ class Transport:
             raise SoundlinkNetworkError(f"Soundlink {context.target} got no response: {shown}") from cause
         if response.status_code >= 300:
             with closing(response):
-                raise _error_from_response(response, context, self._deadline())
+                raise _error_from_response(response, context, self._deadline(), self.settings.api_key)
         return response
 
     def call(self, attempt: Callable[[], _Result]) -> _Result:
@@ -226,8 +227,10 @@ def retry_after_seconds(value: str | None) -> float | None:
 
 
 def _error_from_response(
-    response: requests.Response, context: RequestContext, deadline: float
+    response: requests.Response, context: RequestContext, deadline: float, api_key: str
 ) -> SoundlinkAPIError:
+    """The error of the family for an error status; the key is cut out of whatever the API wrote, in
+    whatever form it echoes it (the family's own scrubbing catches only ``sk_...`` shapes)."""
     code: str | None = None
     message = response.reason or "no message"
     request_id = response.headers.get("X-Request-Id")
@@ -241,8 +244,8 @@ def _error_from_response(
         body = None
     error = body.get("error") if isinstance(body, dict) else None
     if isinstance(error, dict):
-        code = error.get("code")
-        message = error.get("message") or message
+        code = None if error.get("code") is None else str(error["code"])
+        message = str(error.get("message") or message)
         meta = body.get("meta") if isinstance(body, dict) else None
         if isinstance(meta, dict) and meta.get("requestId"):
             request_id = meta["requestId"]
@@ -252,4 +255,5 @@ def _error_from_response(
         location = response.headers.get("Location") or "(no Location header)"
         message = f"{message}; it redirects to {context.redact(location)}"
     retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+    message = message.replace(api_key, REDACTED)
     return api_error(response.status_code, code, message, request_id, context, retry_after)

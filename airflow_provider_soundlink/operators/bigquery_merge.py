@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import json
 import re
+import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, cast
 
@@ -51,13 +52,10 @@ _CONCURRENT_UPDATE = re.compile(
 # BigQuery job ids: "letters (a-z, A-Z), numbers (0-9), underscores (_), or dashes (-)", at most 1,024.
 _JOB_ID_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 _JOB_ID_READABLE_CHARACTERS = 200
-# "Loading data from Cloud Storage": the dataset "must be in the same regional or multi-regional location
-# as the Cloud Storage bucket"; "Locations": a US multi-region dataset may load from a bucket in Iowa
-# (us-central1) or a dual-region including it, an EU one from the Netherlands (europe-west4) likewise.
-_COLOCATED_BUCKET_LOCATIONS = {
-    "US": frozenset({"US-CENTRAL1", "NAM4"}),
-    "EU": frozenset({"EUROPE-WEST4", "EUR4"}),
-}
+# A single region ("us-central1", "europe-west4"), as opposed to a multi-region ("US", "EU") or a
+# dual-region ("NAM4", "EUR4").
+_SINGLE_REGION = re.compile(r"[A-Z]+-[A-Z]+[0-9]+")
+_EU_BUCKET_PREFIXES = ("EU", "EUROPE-")
 
 
 def is_concurrent_update_error(error: BaseException) -> bool:
@@ -81,6 +79,10 @@ def try_key(context: Context) -> str:
     """
     ti = context["ti"]
     identity = getattr(ti, "id", None) or getattr(context.get("dag_run"), "id", None)
+    if identity is None:
+        # A run kept nowhere (``airflow tasks test``): nothing tells two executions apart, so none may
+        # reattach to another's jobs.
+        identity = uuid.uuid4()
     return "\x00".join(map(str, (ti.dag_id, ti.run_id, ti.task_id, ti.map_index, ti.try_number, identity)))
 
 
@@ -110,9 +112,20 @@ def job_id(context: Context, step: str, configuration: dict[str, Any]) -> str:
 
 
 def locations_compatible(dataset_location: str, bucket_location: str) -> bool:
-    """Whether a dataset in ``dataset_location`` can load from a bucket in ``bucket_location``."""
+    """Whether a dataset in ``dataset_location`` may load from a bucket in ``bucket_location``; only a
+    clear mismatch is refused, the load job has the last word.
+
+    "Loading JSON data from Cloud Storage": "If your dataset's location is set to a value other than the
+    US multi-region, then the Cloud Storage bucket must be in the same region or contained in the same
+    multi-region as the dataset." So a US dataset loads from anywhere, an EU one from a European bucket,
+    and a regional one refuses a bucket in another single region.
+    """
     dataset, bucket = dataset_location.upper(), bucket_location.upper()
-    return dataset == bucket or bucket in _COLOCATED_BUCKET_LOCATIONS.get(dataset, frozenset())
+    if dataset in {"US", bucket}:
+        return True
+    if dataset == "EU":
+        return bucket.startswith(_EU_BUCKET_PREFIXES)
+    return not _SINGLE_REGION.fullmatch(bucket)
 
 
 class SoundlinkBigQueryMergeOperator(BaseOperator):
@@ -293,7 +306,7 @@ class SoundlinkBigQueryMergeOperator(BaseOperator):
         finally:
             hook.delete_table(table_id=str(staging), not_found_ok=True, project_id=staging.project)
         self.log.info(
-            "Loaded %d rows into staging; the MERGE into %s affected %d rows",
+            "Loaded %d rows into staging; the MERGE into %s wrote %d rows (deleted and inserted)",
             rows_loaded,
             target,
             rows_affected,

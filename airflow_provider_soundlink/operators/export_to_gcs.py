@@ -10,7 +10,6 @@ from typing import Any
 from urllib.parse import quote
 
 from airflow_provider_soundlink.client.errors import SoundlinkConfigurationError
-from airflow_provider_soundlink.client.exports import NDJSON
 from airflow_provider_soundlink.compat import BaseOperator, Context
 from airflow_provider_soundlink.exports import CAMPAIGN_EXPORTS, ExportKind, export_kind
 from airflow_provider_soundlink.hooks.soundlink import SoundlinkHook
@@ -21,12 +20,9 @@ from airflow_provider_soundlink.operators.arguments import (
     export_window,
     is_template,
 )
+from airflow_provider_soundlink.operators.gcs_objects import upload_complete_file
 from airflow_provider_soundlink.schemas import table_definition
 from airflow_provider_soundlink.windows import DateWindow, slice_date_range
-
-UPLOAD_CHUNK_BYTES = 8 * 1024 * 1024
-"""The resumable upload's chunk, which the client holds in memory: google-cloud-storage buffers 100 MiB
-by default, so memory would grow with the export; chunks must be multiples of 256 KiB."""
 
 
 def export_object_name(
@@ -157,14 +153,7 @@ class SoundlinkExportToGCSOperator(BaseOperator):
                         summary = soundlink.download_export(
                             self.export, campaign_id, part, local, engagement_context=self.engagement_context
                         )
-                    gcs.upload(
-                        bucket_name=self.bucket,
-                        object_name=object_name,
-                        filename=str(local_path),
-                        mime_type=NDJSON,
-                        chunk_size=UPLOAD_CHUNK_BYTES,
-                    )
-                    uri = f"gs://{self.bucket}/{object_name}"
+                    uri = upload_complete_file(gcs, self.bucket, object_name, local_path)
                     self.log.info(
                         "Exported %d rows of campaign %s %s to %s", summary.row_count, campaign_id, part, uri
                     )

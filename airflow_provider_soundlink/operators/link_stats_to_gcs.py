@@ -11,13 +11,13 @@ from typing import Any
 from urllib.parse import quote
 
 from airflow_provider_soundlink.client.api import LINK_STATS_GROUPS, LINK_STATS_MAX_PAGE_SIZE
-from airflow_provider_soundlink.client.errors import SoundlinkConfigurationError
-from airflow_provider_soundlink.client.exports import NDJSON
+from airflow_provider_soundlink.client.errors import SoundlinkAPIError, SoundlinkConfigurationError
 from airflow_provider_soundlink.compat import BaseOperator, Context
 from airflow_provider_soundlink.exports import ExportKind
 from airflow_provider_soundlink.hooks.soundlink import SoundlinkHook
 from airflow_provider_soundlink.manifest import ManifestEntry
 from airflow_provider_soundlink.operators.arguments import export_window, is_template
+from airflow_provider_soundlink.operators.gcs_objects import upload_complete_file
 from airflow_provider_soundlink.pseudonymise import PERSONAL_LINK_STATS_FIELDS, pseudonymise
 from airflow_provider_soundlink.schemas import table_definition
 from airflow_provider_soundlink.windows import slice_date_range
@@ -219,13 +219,7 @@ class SoundlinkLinkStatsToGCSOperator(BaseOperator):
                             new_fields.update(set(entry) - _expected_fields(grouping))
                             rows += 1
                     object_name = link_stats_object_name(self.object_prefix, grouping, stored_filters, day)
-                    gcs.upload(
-                        bucket_name=self.bucket,
-                        object_name=object_name,
-                        filename=str(local_path),
-                        mime_type=NDJSON,
-                    )
-                    uri = f"gs://{self.bucket}/{object_name}"
+                    uri = upload_complete_file(gcs, self.bucket, object_name, local_path)
                     self.log.info("Exported %d link-stats rows of %s to %s", rows, day, uri)
                     manifest.append(
                         ManifestEntry(
@@ -279,8 +273,8 @@ def _expected_fields(grouping: str | None) -> set[str]:
 def _text(entry: Mapping[str, Any], field: str) -> str:
     """A group value as text; a value Soundlink left empty is stored as '' (the key never holds NULL)."""
     if field not in entry:
-        raise SoundlinkConfigurationError(
-            f"a link-stats entry lacks its group field {field!r}: {sorted(entry)}"
+        raise SoundlinkAPIError(
+            200, None, f"a link-stats entry lacks its group field {field!r}: {sorted(entry)}", None
         )
     value = entry[field]
     return "" if value is None else str(value)

@@ -230,11 +230,17 @@ def test_job_ids_are_fixed_by_try_step_and_configuration_and_valid_for_bigquery(
     assert re.fullmatch(r"[A-Za-z0-9_-]{1,1024}", long_and_odd)
 
 
-def test_a_bucket_loads_into_a_dataset_of_its_location_or_a_documented_colocation() -> None:
+def test_only_a_clear_location_mismatch_between_dataset_and_bucket_is_refused() -> None:
+    # A US multi-region dataset loads from any bucket.
     assert locations_compatible("US", "us")
-    assert locations_compatible("US", "US-CENTRAL1")
+    assert locations_compatible("US", "US-EAST1")
+    assert locations_compatible("US", "EU")
+    # An EU one from a bucket in Europe.
     assert locations_compatible("EU", "europe-west4")
+    assert locations_compatible("EU", "EUR4")
+    assert not locations_compatible("EU", "US-CENTRAL1")
+    assert not locations_compatible("EU", "US")
+    # A regional one from its region; another single region is refused, multi-regions are left to BigQuery.
     assert locations_compatible("europe-west1", "EUROPE-WEST1")
-    assert not locations_compatible("US", "EU")
-    assert not locations_compatible("US", "US-EAST1")
-    assert not locations_compatible("us-central1", "US")
+    assert not locations_compatible("europe-west1", "EUROPE-WEST4")
+    assert locations_compatible("us-central1", "NAM4")
