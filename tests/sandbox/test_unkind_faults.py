@@ -387,3 +387,16 @@ def test_invalid_specs_are_refused_with_a_message_naming_field_and_rule(
     with pytest.raises(ValueError, match=re.escape(message)):
         sandbox.add_fault(path="x", **spec)
     assert sandbox.state()["faults"] == []
+
+
+def test_a_client_that_resets_its_kept_alive_connection_leaves_no_traceback(client: SandboxClient) -> None:
+    port = int(client.process.base_url.rsplit(":", 1)[1])
+    request = f"GET /v1/ping HTTP/1.1\r\nHost: sandbox\r\nx-api-key: {KEY_ALL}\r\n\r\n".encode()
+    with socket.create_connection(("127.0.0.1", port)) as connection:
+        connection.sendall(request)
+        time.sleep(0.3)
+        # Closing with the answer unread makes the kernel reset the connection, as a client that gives
+        # up does; the server's thread is by then waiting for the next request on it.
+    time.sleep(0.3)
+    assert client.get("/v1/ping").status_code == 200
+    assert "ConnectionResetError" not in client.process.output()
