@@ -24,7 +24,7 @@ from airflow_provider_soundlink.client.exports import (
     ExportLine,
     ExportSummary,
     check_schema_version,
-    checked_row,
+    copy_checked_export,
     export_lines,
     suggested_file_name,
 )
@@ -38,6 +38,7 @@ from airflow_provider_soundlink.exports import (
     ExportKind,
     export_kind,
 )
+from airflow_provider_soundlink.schemas import table_definition
 from airflow_provider_soundlink.windows import MAX_EXPORT_DAYS, DateWindow, slice_date_range
 
 CAMPAIGNS_SCOPE = "campaigns:read"
@@ -282,27 +283,22 @@ class SoundlinkApi:
         context = self._export_context(campaign_export, campaign_id, window, engagement_context)
         settings = self.transport.settings
         fallback_name = f"{campaign_export.value}_{campaign_id}_{window.start}_{window.end}.jsonl"
+        export_fields = table_definition(campaign_export).export_column_names
 
         def attempt() -> ExportSummary:
             fileobj.seek(0)
             fileobj.truncate()
             response = self.transport.send(context, accept=NDJSON)
             file_name = suggested_file_name(response.headers.get("Content-Disposition")) or fallback_name
-            row_count = 0
-            field_names: set[str] = set()
-            lines = export_lines(
+            row_count, new_fields = copy_checked_export(
                 context,
                 response,
+                fileobj,
+                export_fields=export_fields,
                 timeout=settings.export_timeout,
                 progress_interval=settings.progress_interval,
-                # The bytes are written as received: the rows' values are not needed, only checked.
-                parse=checked_row,
             )
-            for line in lines:
-                fileobj.write(line.raw + b"\n")
-                field_names.update(line.row)
-                row_count += 1
-            return ExportSummary(row_count, frozenset(field_names), file_name)
+            return ExportSummary(row_count, new_fields, file_name)
 
         return self.transport.call(attempt)
 

@@ -13,6 +13,7 @@ import decimal
 import email.utils
 import json
 import logging
+import socket
 import time
 from collections.abc import Callable, Iterator
 from contextlib import closing
@@ -20,6 +21,7 @@ from typing import Any, TypeVar
 
 import requests
 import urllib3
+from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
 from tenacity import (
     RetryCallState,
@@ -64,12 +66,29 @@ class ApiKeyAuth(AuthBase):
         return f"{type(self).__name__}(api_key=***)"
 
 
+RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024
+"""The socket's receive buffer: while the client checks a run of export lines, the server keeps sending
+into it instead of waiting. The kernel's own buffer, not the process's memory; Linux caps it at
+``net.core.rmem_max``."""
+
+
+class _ReceiveBufferAdapter(HTTPAdapter):
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["socket_options"] = [
+            *urllib3.connection.HTTPConnection.default_socket_options,
+            (socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER_BYTES),
+        ]
+        super().init_poolmanager(*args, **kwargs)
+
+
 class Transport:
     """One authenticated HTTP session to the API and the policy for retrying its calls."""
 
     def __init__(self, settings: ClientSettings) -> None:
         self.settings = settings
         self.session = requests.Session()
+        for scheme in ("http://", "https://"):
+            self.session.mount(scheme, _ReceiveBufferAdapter())
         self.session.auth = ApiKeyAuth(settings.api_key)
         self.session.headers["User-Agent"] = f"airflow-provider-soundlink/{__version__}"
         self._backoff = wait_exponential_jitter(
@@ -177,7 +196,9 @@ class BodyReadError(Exception):
     """A body broke off, or was still arriving at its deadline; the caller names it in its own error."""
 
 
-def iter_body(response: requests.Response, deadline: float, limit_name: str) -> Iterator[bytes]:
+def iter_body(
+    response: requests.Response, deadline: float, limit_name: str, read_bytes: int = _BODY_CHUNK_BYTES
+) -> Iterator[bytes]:
     """A streamed body's bytes as they arrive, until its end, or :class:`BodyReadError`.
 
     Each read returns what one socket read gives (``read1``), so a server that trickles bytes, each
@@ -190,7 +211,7 @@ def iter_body(response: requests.Response, deadline: float, limit_name: str) -> 
         while True:
             if time.monotonic() > deadline:
                 raise BodyReadError(f"it did not finish within {limit_name} ({received} bytes received)")
-            chunk = raw.read1(_BODY_CHUNK_BYTES, decode_content=True)
+            chunk = raw.read1(read_bytes, decode_content=True)
             if not chunk:
                 return
             received += len(chunk)

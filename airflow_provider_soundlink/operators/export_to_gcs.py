@@ -166,7 +166,7 @@ class SoundlinkExportToGCSOperator(BaseOperator):
                             end_date=part.end.isoformat(),
                             uri=uri,
                             row_count=summary.row_count,
-                            new_fields=sorted(summary.field_names - set(table.column_names)),
+                            new_fields=sorted(summary.new_fields),
                         )
                     )
         self._warn_about_new_fields(table.name, manifest)
