@@ -12,9 +12,10 @@ campaign the API lists that was created on or before D (see
 ``airflow_provider_soundlink.example_dags_support``, which also lists the configuration variables and
 the two pools to create).
 
-A manual run (``airflow dags test``/``trigger`` with a date T) gets the interval that ended at T, so
-D = T - 1 day: ``airflow dags test soundlink_metrics_daily 2026-06-15`` loads 2026-06-07 .. 2026-06-14
-(measured on Airflow 3.3 and 2.11).
+A manual run gets the interval that ended at its date T, so D = T - 1 day: ``airflow dags test
+soundlink_metrics_daily 2026-06-15`` loads 2026-06-07 .. 2026-06-14 (measured on Airflow 3.3 and 2.11),
+as does 2.11's ``dags trigger -e 2026-06-15``. Airflow 3's ``dags trigger`` and the UI's trigger take T
+from when the run is triggered, whatever logical date is given: such a run loads the week before today.
 
 Short gaps (up to a few weeks): backfill this DAG; each run loads its D-7 .. D with one MERGE per
 export, so a backfill of A .. B loads report dates A-7 .. B. On Airflow 3.x a running scheduler executes

@@ -3,6 +3,8 @@
 #   .venvs/af3  Airflow 3.3 + google provider + this package (editable) + dev tools
 #   .venvs/af2  Airflow 2.11 + google provider + this package (editable)
 #   .venvs/bq   local-bigquery on Python 3.13 (it needs >= 3.13), with DuckDB extensions preloaded
+#   Debian packages: docker-compose (to validate docker-compose.yaml), redis-server and postgresql (the
+#   platform end-to-end tests run Airflow on PostgreSQL with Celery and Redis)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -12,6 +14,11 @@ mkdir -p "$VENVS"
 AIRFLOW3_VERSION=3.3.2
 AIRFLOW2_VERSION=2.11.2
 GOOGLE_PROVIDER_VERSION=22.8.0
+CELERY_PROVIDER_VERSION=3.26.0
+# celery 5.7 dropped celery.backends.database.retry, which the celery provider 3.26.0 imports.
+CELERY_VERSION=5.5.3
+PSYCOPG2_VERSION=2.9.13
+ASYNCPG_VERSION=0.32.0
 LOCAL_BIGQUERY_VERSION=0.3.2
 DUCKDB_VERSION=1.5.5
 
@@ -21,9 +28,11 @@ fi
 
 stamp_ok() { [ -f "$1/.stamp" ] && [ "$(cat "$1/.stamp")" = "$2" ]; }
 
+# Each Airflow runs on PostgreSQL in the platform tests (psycopg2); Airflow 3 also with Celery.
 airflow_env() {
     local dir=$1 airflow_version=$2 extras=$3
-    local want="airflow=$airflow_version google=$GOOGLE_PROVIDER_VERSION extras=$extras $(sha1sum pyproject.toml | cut -c1-12)"
+    shift 3
+    local want="airflow=$airflow_version google=$GOOGLE_PROVIDER_VERSION extras=$extras $* $(sha1sum pyproject.toml | cut -c1-12)"
     stamp_ok "$dir" "$want" && return 0
     echo "bootstrap: building $dir (Airflow $airflow_version)"
     rm -rf "$dir"
@@ -31,6 +40,8 @@ airflow_env() {
     VIRTUAL_ENV="$dir" uv pip install --quiet \
         "apache-airflow==$airflow_version" \
         "apache-airflow-providers-google==$GOOGLE_PROVIDER_VERSION" \
+        "psycopg2-binary==$PSYCOPG2_VERSION" \
+        "$@" \
         -e ".[$extras]"
     echo "$want" > "$dir/.stamp"
 }
@@ -56,26 +67,39 @@ bigquery_env() {
     echo "$want" > "$dir/.stamp"
 }
 
-# Validates docker-compose.yaml in tests (`docker-compose config`); this machine has no Docker engine.
-compose_validator() {
-    command -v docker-compose >/dev/null 2>&1 && return 0
-    echo "bootstrap: installing docker-compose"
+# docker-compose validates docker-compose.yaml in tests (`docker-compose config`; there is no Docker
+# engine here); redis-server and PostgreSQL run under the platform tests, started by the tests themselves.
+system_packages() {
+    local missing=()
+    command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
+    command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+    compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null || missing+=(postgresql)
+    [ ${#missing[@]} -eq 0 ] && return 0
+    echo "bootstrap: installing ${missing[*]}"
     local sudo=""
     [ "$(id -u)" -eq 0 ] || sudo=sudo
-    $sudo apt-get install -y --no-install-recommends docker-compose \
-        || { $sudo apt-get update && $sudo apt-get install -y --no-install-recommends docker-compose; }
+    $sudo apt-get install -y --no-install-recommends "${missing[@]}" \
+        || { $sudo apt-get update && $sudo apt-get install -y --no-install-recommends "${missing[@]}"; }
 }
 
+# Airflow 3 opens PostgreSQL through asyncpg as well.
+af3_env() {
+    airflow_env "$VENVS/af3" "$AIRFLOW3_VERSION" "dev" \
+        "apache-airflow-providers-celery==$CELERY_PROVIDER_VERSION" "celery[redis]==$CELERY_VERSION" \
+        "asyncpg==$ASYNCPG_VERSION"
+}
+af2_env() { airflow_env "$VENVS/af2" "$AIRFLOW2_VERSION" "dev"; }
+
 case "${1:-all}" in
-    af3) airflow_env "$VENVS/af3" "$AIRFLOW3_VERSION" "dev" ;;
-    af2) airflow_env "$VENVS/af2" "$AIRFLOW2_VERSION" "dev" ;;
+    af3) af3_env ;;
+    af2) af2_env ;;
     bq) bigquery_env ;;
-    compose) compose_validator ;;
+    system) system_packages ;;
     all)
-        airflow_env "$VENVS/af3" "$AIRFLOW3_VERSION" "dev"
+        af3_env
         bigquery_env
-        airflow_env "$VENVS/af2" "$AIRFLOW2_VERSION" "dev"
-        compose_validator
+        af2_env
+        system_packages
         ;;
-    *) echo "usage: $0 [af3|af2|bq|compose|all]" >&2; exit 2 ;;
+    *) echo "usage: $0 [af3|af2|bq|system|all]" >&2; exit 2 ;;
 esac

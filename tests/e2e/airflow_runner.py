@@ -1,8 +1,9 @@
 """Runs real Airflow (2.11 or 3.x, chosen by virtualenv) against a private AIRFLOW_HOME for end-to-end tests.
 
 Every operation goes through the ``airflow`` CLI of the chosen virtualenv, exactly as a user would run it.
-Results are read back from the environment's SQLite metadata database, which is faster than another CLI
-start-up (about 4 s each) and gives the raw logical dates and data intervals.
+Results are read back from the environment's metadata database (SQLite by default, or the PostgreSQL
+given as ``database_url``), which is faster than another CLI start-up (about 4 s each) and gives the raw
+logical dates and data intervals.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import sqlite3
 import subprocess
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import closing, contextmanager, nullcontext, suppress
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -38,6 +39,11 @@ BACKFILL_TIMEOUT_SECONDS = 900
 # The 3.x scheduler marks a backfill complete on a fixed 30 s timer, so waiting for that dominates.
 POLL_INTERVAL_SECONDS = 1.0
 SHUTDOWN_GRACE_SECONDS = 20
+# A triggered daily run on the Celery stack took about 40 s here: at least 3x that.
+RUN_TIMEOUT_SECONDS = 300
+WORKER_IDENTITY = "worker_identity.worker_name"
+"""``[core] hostname_callable`` of each Celery worker: the name it is given, so that task instances
+record which worker ran them (the workers share one machine, and with it one host name)."""
 
 
 class AirflowRunError(RuntimeError):
@@ -74,20 +80,42 @@ def _tail(text: str, lines: int = LOG_TAIL_LINES) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-def _parse_db_timestamp(value: str) -> datetime:
-    # Airflow stores UTC timestamps in SQLite as naive "YYYY-MM-DD HH:MM:SS.ffffff" text.
+def _parse_db_timestamp(value: str | datetime) -> datetime:
+    # SQLite gives UTC timestamps as naive "YYYY-MM-DD HH:MM:SS.ffffff" text, PostgreSQL as aware datetimes.
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc)
     return datetime.fromisoformat(value).replace(tzinfo=timezone.utc)
+
+
+@dataclass(frozen=True)
+class CeleryWorker:
+    """One ``airflow celery worker`` process with its own working directory and temp dir."""
+
+    name: str
+    directory: Path
+
+    @property
+    def temp_dir(self) -> Path:
+        return self.directory / "tmp"
 
 
 class AirflowEnvironment:
     """One Airflow installation (by virtualenv) with its own AIRFLOW_HOME, SQLite database and DAGs folder."""
 
-    def __init__(self, venv: Path, home: Path, dags_folder: Path, env: Mapping[str, str] | None = None):
+    def __init__(
+        self,
+        venv: Path,
+        home: Path,
+        dags_folder: Path,
+        env: Mapping[str, str] | None = None,
+        database_url: str | None = None,
+    ):
         self.venv = venv
         self.home = home
         self.dags_folder = dags_folder
         self.major_version = airflow_major_version(venv)
         self.database = home / "airflow.db"
+        self.database_url = database_url or f"sqlite:///{self.database}"
         self.home.mkdir(parents=True, exist_ok=True)
         self._env = self._child_environment(env or {})
 
@@ -107,7 +135,7 @@ class AirflowEnvironment:
             "PATH": f"{self.venv / 'bin'}{os.pathsep}{inherited.get('PATH', '')}",
             "VIRTUAL_ENV": str(self.venv),
             "AIRFLOW_HOME": str(self.home),
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.database}",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.database_url,
             "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags_folder),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor" if self.major_version >= 3 else "SequentialExecutor",
@@ -195,19 +223,20 @@ class AirflowEnvironment:
         *,
         rerun_existing: bool = False,
         conf: Mapping[str, Any] | None = None,
+        daemons: _ProcessGroup | None = None,
     ) -> list[DagRunRecord]:
         """Backfills ``dag_id`` from ``start`` to ``end`` (as the CLI reads them); returns the runs covered.
 
         Airflow 2.11 runs ``airflow dags backfill`` with the SequentialExecutor inside the CLI process, with
         Airflow's default configuration. Airflow 3.x writes the runs with ``airflow backfill create`` and
         then runs a scheduler, a dag-processor and the execution API until the scheduler marks the backfill
-        complete.
+        complete (the ``daemons`` already running, if given).
         ``rerun_existing`` re-runs dates that already have runs (2.11 ``--reset-dagruns``, 3.x
         ``--reprocess-behavior completed``); without it both versions leave such dates alone.
         Raises AirflowRunError, with the failing tasks' log tails, when a covered run failed.
         """
         if self.major_version >= 3:
-            runs = self._backfill_with_scheduler(dag_id, start, end, rerun_existing, conf)
+            runs = self._backfill_with_scheduler(dag_id, start, end, rerun_existing, conf, daemons)
         else:
             runs = self._backfill_in_process(dag_id, start, end, rerun_existing, conf)
         self._raise_if_failed(dag_id, runs)
@@ -232,7 +261,13 @@ class AirflowEnvironment:
         return [run for run in self.dag_runs(dag_id) if start <= run.logical_date.date() <= end]
 
     def _backfill_with_scheduler(
-        self, dag_id: str, start: date, end: date, rerun_existing: bool, conf: Mapping[str, Any] | None
+        self,
+        dag_id: str,
+        start: date,
+        end: date,
+        rerun_existing: bool,
+        conf: Mapping[str, Any] | None,
+        daemons: _ProcessGroup | None,
     ) -> list[DagRunRecord]:
         # `backfill create` reads the serialized DAG, which only a parse writes to the database.
         self.run_airflow("dags", "reserialize")
@@ -244,7 +279,7 @@ class AirflowEnvironment:
         self.run_airflow(*args)
         backfill_id = self._query_one("SELECT max(id) FROM backfill WHERE dag_id = ?", (dag_id,))
         started = time.monotonic()
-        with self._scheduler_group() as group:
+        with nullcontext(daemons) if daemons is not None else self.daemons() as group:
             while self._query_one("SELECT completed_at FROM backfill WHERE id = ?", (backfill_id,)) is None:
                 group.raise_if_exited()
                 if time.monotonic() - started > BACKFILL_TIMEOUT_SECONDS:
@@ -259,25 +294,83 @@ class AirflowEnvironment:
         )
 
     @contextmanager
-    def _scheduler_group(self) -> Iterator[_ProcessGroup]:
-        api_port = free_port()
-        env = {
-            **self._env,
-            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
-            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
-        }
+    def daemons(self, celery_workers: Sequence[CeleryWorker] = ()) -> Iterator[_ProcessGroup]:
+        """The long-running processes of a deployment, stopped together on leaving the block.
+
+        Airflow 3: the API server (tasks report to its execution API), a scheduler and a dag processor;
+        Airflow 2: a scheduler, which parses the DAGs itself. With ``celery_workers`` (and the
+        CeleryExecutor in the environment), one ``airflow celery worker`` each, in its own working
+        directory and temp dir, named by ``[core] hostname_callable``.
+        """
+        env = {**self._env, "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port())}
         airflow = str(self.venv / "bin" / "airflow")
-        group = _ProcessGroup(self.home / "scheduler-group", env)
+        group = _ProcessGroup(self.home / "daemons", env)
         try:
-            # Tasks report to the execution API, so it must answer before the scheduler hands any out.
-            api_server = [airflow, "api-server", "--apps", "execution", "--workers", "1"]
-            group.start("api-server", [*api_server, "--host", "127.0.0.1", "--port", str(api_port)])
-            group.wait_for_port(api_port)
-            group.start("scheduler", [airflow, "scheduler"])
-            group.start("dag-processor", [airflow, "dag-processor"])
+            if self.major_version >= 3:
+                api_port = free_port()
+                env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] = f"http://127.0.0.1:{api_port}/execution/"
+                api_server = [airflow, "api-server", "--workers", "1", "--host", "127.0.0.1"]
+                group.start("api-server", [*api_server, "--port", str(api_port)], env)
+                group.wait_for_port(api_port)
+                group.start("dag-processor", [airflow, "dag-processor"], env)
+            group.start("scheduler", [airflow, "scheduler"], env)
+            for worker in celery_workers:
+                worker.temp_dir.mkdir(parents=True, exist_ok=True)
+                worker_env = {
+                    **env,
+                    "AIRFLOW__CORE__HOSTNAME_CALLABLE": WORKER_IDENTITY,
+                    "SOUNDLINK_E2E_WORKER": worker.name,
+                    "PYTHONPATH": str(Path(__file__).parent),
+                    "TMPDIR": str(worker.temp_dir),
+                    "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+                }
+                command = [airflow, "celery", "worker", "--concurrency", "1", "--celery-hostname"]
+                group.start(worker.name, [*command, f"{worker.name}@%h"], worker_env, cwd=worker.directory)
             yield group
         finally:
             group.stop()
+
+    def trigger(
+        self, dag_id: str, logical_date: date, conf: Mapping[str, Any], daemons: _ProcessGroup
+    ) -> DagRunRecord:
+        """Triggers a run, as a user does from the CLI or UI, and waits while ``daemons`` run it."""
+        # The trigger needs the DAG in the database, which only a parse writes there.
+        self.run_airflow("dags", "reserialize")
+        run_id = f"manual__{logical_date.isoformat()}__{secrets.token_hex(4)}"
+        date_flag = "--logical-date" if self.major_version >= 3 else "--exec-date"
+        when = datetime(logical_date.year, logical_date.month, logical_date.day, tzinfo=timezone.utc)
+        args = ["dags", "trigger", dag_id, "--run-id", run_id, date_flag, when.isoformat()]
+        self.run_airflow(*args, "--conf", json.dumps(conf))
+        started = time.monotonic()
+        while True:
+            runs = self._fetch_runs("dag_id = ? AND run_id = ?", (dag_id, run_id))
+            if runs and runs[0].state in TERMINAL_RUN_STATES:
+                break
+            daemons.raise_if_exited()
+            if time.monotonic() - started > RUN_TIMEOUT_SECONDS:
+                raise AirflowRunError(
+                    f"run {run_id} of {dag_id} unfinished after {RUN_TIMEOUT_SECONDS} s:\n"
+                    f"{daemons.all_log_tails()}"
+                )
+            time.sleep(POLL_INTERVAL_SECONDS)
+        logger.info("run %s of %s took %.1f s", run_id, dag_id, time.monotonic() - started)
+        self._raise_if_failed(dag_id, runs)
+        return runs[0]
+
+    def xcom_values(self, dag_id: str, run_id: str, key: str) -> dict[str, Any]:
+        """``task_id -> value`` of one XCom key in one run (stored as JSON by both versions)."""
+        rows = self._rows(
+            "SELECT task_id, value FROM xcom WHERE dag_id = ? AND run_id = ? AND key = ?",
+            (dag_id, run_id, key),
+        )
+        return {task_id: json.loads(value) for task_id, value in rows}
+
+    def task_hosts(self, dag_id: str, run_id: str) -> dict[str, str]:
+        """``task_id -> hostname`` of one run's task instances: where each ran."""
+        rows = self._rows(
+            "SELECT task_id, hostname FROM task_instance WHERE dag_id = ? AND run_id = ?", (dag_id, run_id)
+        )
+        return {task_id: hostname for task_id, hostname in rows}
 
     def dag_runs(self, dag_id: str) -> list[DagRunRecord]:
         """All runs of ``dag_id``, ordered by logical date."""
@@ -295,8 +388,7 @@ class AirflowEnvironment:
             f"SELECT run_id, run_type, state, {self.logical_date_column}, data_interval_start, "
             f"data_interval_end FROM dag_run WHERE {where}"
         )
-        with self._connect() as connection:
-            rows = connection.execute(query, tuple(parameters)).fetchall()
+        rows = self._rows(query, parameters)
         return [
             DagRunRecord(
                 run_id=run_id,
@@ -310,17 +402,23 @@ class AirflowEnvironment:
         ]
 
     def _query_one(self, query: str, parameters: Sequence[object]) -> Any:
-        with self._connect() as connection:
-            row = connection.execute(query, tuple(parameters)).fetchone()
-        return None if row is None else row[0]
+        rows = self._rows(query, parameters)
+        return rows[0][0] if rows else None
 
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        connection = sqlite3.connect(f"file:{self.database}?mode=ro", uri=True, timeout=30)
-        try:
-            yield connection
-        finally:
-            connection.close()
+    def _rows(self, query: str, parameters: Sequence[object]) -> list[tuple[Any, ...]]:
+        """The rows of one query, written with ``?`` placeholders, on SQLite or PostgreSQL."""
+        if self.database_url.startswith("sqlite"):
+            with closing(
+                sqlite3.connect(f"file:{self.database}?mode=ro", uri=True, timeout=30)
+            ) as connection:
+                return connection.execute(query, tuple(parameters)).fetchall()
+        import psycopg2  # only the PostgreSQL tiers need it; the Airflow 3 environment has it
+
+        dsn = self.database_url.replace("postgresql+psycopg2://", "postgresql://")
+        with closing(psycopg2.connect(dsn)) as connection, connection.cursor() as cursor:
+            cursor.execute(query.replace("?", "%s"), tuple(parameters))
+            rows: list[tuple[Any, ...]] = cursor.fetchall()
+        return rows
 
     def task_log_tail(self, dag_id: str, run_id: str, task_id: str, lines: int = LOG_TAIL_LINES) -> str:
         """The end of the most recently written attempt log of one task, or a note that none exists."""
@@ -338,12 +436,11 @@ class AirflowEnvironment:
     def _failure_report(self, dag_id: str, failed_runs: Sequence[DagRunRecord]) -> str:
         sections = []
         for run in failed_runs:
-            with self._connect() as connection:
-                failed_tasks = connection.execute(
-                    "SELECT DISTINCT task_id FROM task_instance WHERE dag_id = ? AND run_id = ? AND state IN "
-                    f"({', '.join('?' for _ in FAILED_TASK_STATES)}) ORDER BY task_id",
-                    (dag_id, run.run_id, *FAILED_TASK_STATES),
-                ).fetchall()
+            failed_tasks = self._rows(
+                "SELECT DISTINCT task_id FROM task_instance WHERE dag_id = ? AND run_id = ? AND state IN "
+                f"({', '.join('?' for _ in FAILED_TASK_STATES)}) ORDER BY task_id",
+                (dag_id, run.run_id, *FAILED_TASK_STATES),
+            )
             for (task_id,) in failed_tasks:
                 log_tail = self.task_log_tail(dag_id, run.run_id, task_id)
                 sections.append(f"--- {dag_id}.{task_id} in {run.run_id} failed; log tail:\n{log_tail}")
@@ -363,12 +460,15 @@ class _ProcessGroup:
     def _log_path(self, name: str) -> Path:
         return self._log_dir / f"{name}.log"
 
-    def start(self, name: str, command: list[str]) -> None:
+    def start(
+        self, name: str, command: list[str], env: Mapping[str, str] | None = None, cwd: Path | None = None
+    ) -> None:
         with self._log_path(name).open("ab") as log_file:
             # A new group in this session: setpgid cannot join a group of another session (setsid).
             process = subprocess.Popen(
                 command,
-                env=self._env,
+                env=dict(env) if env is not None else self._env,
+                cwd=cwd,
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
                 process_group=0 if self._group_id is None else self._group_id,
@@ -394,6 +494,9 @@ class _ProcessGroup:
                 raise AirflowRunError(
                     f"airflow {name} exited early with {process.returncode}:\n{self.log_tail(name)}"
                 )
+
+    def pid(self, name: str) -> int:
+        return self._processes[name].pid
 
     def log_tail(self, name: str) -> str:
         return _tail(self._log_path(name).read_text(encoding="utf-8", errors="replace"))

@@ -7,6 +7,7 @@ run's conf) and uses its own logical dates, so no run of one test counts in anot
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,13 +27,17 @@ class DagsEnvironment:
     bucket: str
 
 
-def _dags_environment(
+def make_dags_environment(
     venv: Path,
     export_shards: int,
     tmp_path_factory: pytest.TempPathFactory,
     gcp_emulators: GcpEmulators,
     sandbox_process: SandboxProcess,
+    database_url: str | None = None,
+    deployment: Mapping[str, str] | None = None,
 ) -> DagsEnvironment:
+    """``database_url`` and ``deployment`` (executor settings) default to SQLite and each version's
+    local executor."""
     bucket = gcp_emulators.create_bucket(f"dags-{venv.name}")
     settings = {
         "STORAGE_EMULATOR_HOST": gcp_emulators.gcs_url,
@@ -41,8 +46,10 @@ def _dags_environment(
         "AIRFLOW_CONN_SOUNDLINK_DEFAULT": services.soundlink_connection_json(sandbox_process.base_url),
         # Tests choose the dataset per run (conf "dataset_id"); this one only names the MERGE outlets.
         **dag_settings(project=GCP_PROJECT, dataset="outlets", bucket=bucket, export_shards=export_shards),
+        **(deployment or {}),
     }
-    airflow = AirflowEnvironment(venv, tmp_path_factory.mktemp(f"airflow-{venv.name}"), DAGS_FOLDER, settings)
+    home = tmp_path_factory.mktemp(f"airflow-{venv.name}")
+    airflow = AirflowEnvironment(venv, home, DAGS_FOLDER, settings, database_url)
     airflow.migrate()
     airflow.import_pools(POOLS, "Soundlink end-to-end tests")
     return DagsEnvironment(airflow, bucket)
@@ -53,7 +60,7 @@ def airflow3(
     tmp_path_factory: pytest.TempPathFactory, gcp_emulators: GcpEmulators, _sandbox_process: SandboxProcess
 ) -> DagsEnvironment:
     # Two shards: the tests' two campaigns land in different export tasks.
-    return _dags_environment(AIRFLOW3_VENV, 2, tmp_path_factory, gcp_emulators, _sandbox_process)
+    return make_dags_environment(AIRFLOW3_VENV, 2, tmp_path_factory, gcp_emulators, _sandbox_process)
 
 
 @pytest.fixture(scope="session")
@@ -61,7 +68,7 @@ def airflow2(
     tmp_path_factory: pytest.TempPathFactory, gcp_emulators: GcpEmulators, _sandbox_process: SandboxProcess
 ) -> DagsEnvironment:
     # One shard: 2.11 runs every task instance of a backfill as a process of its own, one after another.
-    return _dags_environment(AIRFLOW2_VENV, 1, tmp_path_factory, gcp_emulators, _sandbox_process)
+    return make_dags_environment(AIRFLOW2_VENV, 1, tmp_path_factory, gcp_emulators, _sandbox_process)
 
 
 @pytest.fixture(

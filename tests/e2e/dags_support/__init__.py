@@ -41,6 +41,17 @@ def dag_settings(
     }
 
 
+def celery_deployment(*, database_url: str, broker_url: str, result_backend: str) -> dict[str, str]:
+    """The settings of a CeleryExecutor deployment on PostgreSQL and Redis: what the platform tests run
+    and what docker-compose.yaml sets (tests/test_docker_compose.py compares the two)."""
+    return {
+        "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": database_url,
+        "AIRFLOW__CELERY__RESULT_BACKEND": result_backend,
+        "AIRFLOW__CELERY__BROKER_URL": broker_url,
+    }
+
+
 def parse_dags(python: Path, home: Path, environment: Mapping[str, str]) -> dict[str, Any]:
     """Parse ``dags/`` with the Airflow of ``python``, network refused; the report of dagbag_report.py."""
     report_file = home / "dagbag.json"
