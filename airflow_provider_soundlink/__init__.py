@@ -18,4 +18,9 @@ def get_provider_info() -> dict[str, Any]:
         "description": "Load Soundlink campaign metrics into Google BigQuery.",
         "versions": [__version__],
         "connection-types": [provider_connection_type()],
+        # Named, not imported: Airflow reads this while it is still importing itself.
+        "extra-links": [
+            "airflow_provider_soundlink.operators.links.BigQueryTableLink",
+            "airflow_provider_soundlink.operators.links.GcsFolderLink",
+        ],
     }

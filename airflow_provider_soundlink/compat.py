@@ -7,17 +7,21 @@ try:  # Airflow 3
     from airflow.sdk import Asset as Asset
     from airflow.sdk import BaseHook as BaseHook
     from airflow.sdk import BaseOperator as BaseOperator
+    from airflow.sdk import BaseOperatorLink as BaseOperatorLink
     from airflow.sdk import Context as Context
     from airflow.sdk import Param as Param
     from airflow.sdk import task as task
+    from airflow.sdk.execution_time.xcom import XCom as XCom
     from airflow.sdk.log import mask_secret as mask_secret
 except ImportError:  # Airflow 2.11
     from airflow.datasets import Dataset as Asset  # type: ignore[no-redef]
     from airflow.decorators import task  # type: ignore[no-redef,attr-defined]
     from airflow.hooks.base import BaseHook  # type: ignore[no-redef,attr-defined]
     from airflow.models.baseoperator import BaseOperator  # type: ignore[no-redef]
+    from airflow.models.baseoperatorlink import BaseOperatorLink  # type: ignore[no-redef,assignment]
     from airflow.models.dag import DAG  # type: ignore[no-redef,assignment]
     from airflow.models.param import Param  # type: ignore[no-redef,assignment]
+    from airflow.models.xcom import XCom  # type: ignore[no-redef,assignment]
     from airflow.utils.context import Context  # type: ignore[no-redef,attr-defined]
     from airflow.utils.log.secrets_masker import mask_secret  # type: ignore[no-redef]
 
@@ -34,8 +38,10 @@ __all__ = [
     "Asset",
     "BaseHook",
     "BaseOperator",
+    "BaseOperatorLink",
     "Context",
     "Param",
+    "XCom",
     "mask_secret",
     "task",
 ]

@@ -28,6 +28,7 @@ from airflow_provider_soundlink.manifest import (
     manifest_scope,
 )
 from airflow_provider_soundlink.operators.arguments import is_template
+from airflow_provider_soundlink.operators.links import BigQueryTableLink
 from airflow_provider_soundlink.schemas import TableDefinition, table_definition
 from airflow_provider_soundlink.sql import TableRef, merge_statement
 
@@ -196,6 +197,7 @@ class SoundlinkBigQueryMergeOperator(BaseOperator):
         "impersonation_chain",
     )
     ui_color = "#4285f4"
+    operator_extra_links = (BigQueryTableLink(),)
 
     def __init__(
         self,
@@ -269,6 +271,9 @@ class SoundlinkBigQueryMergeOperator(BaseOperator):
             )
         table = table_definition(scope.table)
         target = TableRef(self.project_id, self.dataset_id, self.table_id)
+        BigQueryTableLink.persist(
+            context, BigQueryTableLink.url(target.project, target.dataset, target.table)
+        )
         staging = TableRef(self.project_id, self.dataset_id, staging_table_name(table.name, context))
         uris = [entry["uri"] for entry in entries if entry["row_count"] > 0]
         # Imported here, not at module level: DAG files import this module on every parse, and the

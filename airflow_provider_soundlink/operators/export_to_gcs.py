@@ -21,6 +21,7 @@ from airflow_provider_soundlink.operators.arguments import (
     is_template,
 )
 from airflow_provider_soundlink.operators.gcs_objects import upload_complete_file
+from airflow_provider_soundlink.operators.links import GcsFolderLink
 from airflow_provider_soundlink.schemas import table_definition
 from airflow_provider_soundlink.windows import DateWindow, slice_date_range
 
@@ -80,6 +81,7 @@ class SoundlinkExportToGCSOperator(BaseOperator):
         "impersonation_chain",
     )
     ui_color = "#1db954"
+    operator_extra_links = (GcsFolderLink(),)
 
     def __init__(
         self,
@@ -124,6 +126,7 @@ class SoundlinkExportToGCSOperator(BaseOperator):
         campaign_ids = campaign_id_list(self.campaign_ids)
         window = export_window(self.report_start_date, self.report_end_date)
         table = table_definition(self.export)
+        GcsFolderLink.persist(context, GcsFolderLink.url(self.bucket, self.object_prefix, table.name))
         if not campaign_ids:
             self.log.info("No campaigns to export (an export shard of a run with few campaigns)")
             return []

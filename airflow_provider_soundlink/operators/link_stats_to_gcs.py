@@ -18,6 +18,7 @@ from airflow_provider_soundlink.hooks.soundlink import SoundlinkHook
 from airflow_provider_soundlink.manifest import ManifestEntry
 from airflow_provider_soundlink.operators.arguments import export_window, is_template
 from airflow_provider_soundlink.operators.gcs_objects import upload_complete_file
+from airflow_provider_soundlink.operators.links import GcsFolderLink
 from airflow_provider_soundlink.pseudonymise import PERSONAL_LINK_STATS_FIELDS, pseudonymise
 from airflow_provider_soundlink.schemas import table_definition
 from airflow_provider_soundlink.windows import slice_date_range
@@ -132,6 +133,7 @@ class SoundlinkLinkStatsToGCSOperator(BaseOperator):
         "impersonation_chain",
     )
     ui_color = "#1db954"
+    operator_extra_links = (GcsFolderLink(),)
 
     def __init__(
         self,
@@ -198,6 +200,7 @@ class SoundlinkLinkStatsToGCSOperator(BaseOperator):
 
         gcs = GCSHook(gcp_conn_id=self.gcp_conn_id, impersonation_chain=self.impersonation_chain)
         table = table_definition(ExportKind.LINK_STATS)
+        GcsFolderLink.persist(context, GcsFolderLink.url(self.bucket, self.object_prefix, table.name))
         manifest: list[ManifestEntry] = []
         with tempfile.TemporaryDirectory(prefix="soundlink-link-stats-") as scratch:
             local_path = Path(scratch) / "day.jsonl"

@@ -11,6 +11,8 @@ import pytest
 from airflow.providers.google.cloud.hooks.gcs import GCSHook
 from stand_ins import GCP_PROJECT, SANDBOX_TODAY
 
+from airflow_provider_soundlink.exports import CAMPAIGN_EXPORTS
+from airflow_provider_soundlink.operators.links import BigQueryTableLink, GcsFolderLink
 from airflow_provider_soundlink.sandbox.testing import SandboxProcess
 from airflow_provider_soundlink.windows import DateWindow
 from e2e.airflow_runner import DagRunRecord, day_interval
@@ -63,11 +65,35 @@ def test_a_manual_daily_run_loads_the_day_before_its_date_and_the_seven_before_a
     window = DateWindow(LAST_CLOSED_DAY - REVISION_DAYS, LAST_CLOSED_DAY)
     counts = warehouse.assert_matches_truth(campaigns_created_by(window.end), window, SANDBOX_TODAY)
     assert all(count > 0 for count in counts.values())
+    assert_links_point_at_the_tables_and_folders(any_airflow, run.run_id, warehouse)
     first = {kind: warehouse.stored(kind) for kind in counts}
 
     any_airflow.airflow.dags_test(DAILY_DAG, SANDBOX_TODAY, conf)
 
     assert {kind: warehouse.stored(kind) for kind in counts} == first
+
+
+def assert_links_point_at_the_tables_and_folders(
+    environment: DagsEnvironment, run_id: str, warehouse: Warehouse
+) -> None:
+    """The links each task stored while it ran; Airflow 3's task runner also stores what the link class
+    returns (under ``_link_<class>``), which shows the class reads them back."""
+    airflow = environment.airflow
+    tables = {f"merge_{kind.value}": kind.table_name for kind in CAMPAIGN_EXPORTS}
+    expected_tables = {
+        task: BigQueryTableLink.url(GCP_PROJECT, warehouse.dataset, table) for task, table in tables.items()
+    }
+    assert airflow.xcom_values(DAILY_DAG, run_id, BigQueryTableLink.key) == expected_tables
+    folders = airflow.xcom_values(DAILY_DAG, run_id, GcsFolderLink.key)
+    assert set(folders) == {
+        task for task in airflow.task_hosts(DAILY_DAG, run_id) if task.startswith("export_")
+    }
+    for task, url in folders.items():
+        table = next(kind.table_name for kind in CAMPAIGN_EXPORTS if task.startswith(f"export_{kind.value}_"))
+        assert url == GcsFolderLink.url(environment.bucket, warehouse.dataset, table)
+    if airflow.major_version >= 3:
+        assert airflow.xcom_values(DAILY_DAG, run_id, "_link_BigQueryTableLink") == expected_tables
+        assert airflow.xcom_values(DAILY_DAG, run_id, "_link_GcsFolderLink") == folders
 
 
 @pytest.mark.airflow2

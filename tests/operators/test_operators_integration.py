@@ -26,6 +26,7 @@ from airflow_provider_soundlink.client.errors import SoundlinkStreamError
 from airflow_provider_soundlink.exports import ExportKind
 from airflow_provider_soundlink.manifest import ManifestEntry
 from airflow_provider_soundlink.operators import SoundlinkBigQueryMergeOperator, SoundlinkExportToGCSOperator
+from airflow_provider_soundlink.operators.links import BigQueryTableLink
 from airflow_provider_soundlink.sandbox.data import SandboxData
 from airflow_provider_soundlink.sandbox.testing import SandboxProcess
 from airflow_provider_soundlink.schemas import TableDefinition, table_definition
@@ -627,3 +628,36 @@ def test_maximum_bytes_billed_caps_the_merge_job(pipeline: Pipeline, monkeypatch
     pipeline.merge(ExportKind.BREAKDOWN, manifest)
 
     assert [query.get("maximumBytesBilled") for query in queries] == [str(10 * 2**30), None]
+
+
+def test_the_tasks_store_their_links_while_they_run(pipeline: Pipeline) -> None:
+    export = SoundlinkExportToGCSOperator(
+        task_id="export_breakdown",
+        export=ExportKind.BREAKDOWN,
+        campaign_ids=[TRACK_CAMPAIGN],
+        report_start_date="2026-04-01",
+        report_end_date="2026-04-02",
+        bucket=pipeline.bucket,
+        object_prefix="daily",
+    )
+    export_context = task_context(export.task_id)
+    manifest = export.execute(export_context)
+    merge = SoundlinkBigQueryMergeOperator(
+        task_id="merge_breakdown",
+        export="breakdown",
+        manifest=manifest,
+        project_id=pipeline.project,
+        dataset_id=pipeline.dataset,
+    )
+    merge_context = task_context(merge.task_id)
+    merge.execute(merge_context)
+
+    folder = f"{pipeline.bucket}/daily/campaign_country_daily"
+    assert export_context["ti"].xcom == {
+        "soundlink_gcs_folder": f"https://console.cloud.google.com/storage/browser/{folder};tab=objects"
+    }
+    assert merge_context["ti"].xcom == {
+        "soundlink_bigquery_table": BigQueryTableLink.url(
+            pipeline.project, pipeline.dataset, "campaign_country_daily"
+        )
+    }
