@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 from airflow_provider_soundlink.client.api import LINK_STATS_GROUPS, LINK_STATS_MAX_PAGE_SIZE
 from airflow_provider_soundlink.client.errors import SoundlinkAPIError, SoundlinkConfigurationError
-from airflow_provider_soundlink.compat import BaseOperator, Context
+from airflow_provider_soundlink.compat import BaseOperator, Context, mask_secret
 from airflow_provider_soundlink.exports import ExportKind
 from airflow_provider_soundlink.hooks.soundlink import SoundlinkHook
 from airflow_provider_soundlink.manifest import ManifestEntry
@@ -109,7 +109,9 @@ class SoundlinkLinkStatsToGCSOperator(BaseOperator):
     :param object_prefix: object name prefix inside the bucket (templated).
     :param campaign_id: count only clicks of this campaign (templated; None or '' for all).
     :param subscriber_id: count only clicks of this subscriber (templated; None or '' for all). Stored
-        pseudonymised unless ``store_personal_data_raw``.
+        pseudonymised unless ``store_personal_data_raw``, in GCS, BigQuery and XCom and in the task's
+        rendered fields too: pass the raw value through a template (e.g. ``{{ var.value.subscriber }}``
+        from a secrets backend), since a literal in the DAG file or a run's conf is stored by Airflow.
     :param profile_id: count only clicks of this profile (templated; None or '' for all).
     :param store_personal_data_raw: store raw IP addresses and subscriber ids instead of pseudonyms.
         WARNING: they are personal data (GDPR and similar laws): the GCS objects, the BigQuery table, the
@@ -174,12 +176,27 @@ class SoundlinkLinkStatsToGCSOperator(BaseOperator):
         self.object_prefix = object_prefix
         self.campaign_id = campaign_id
         self.subscriber_id = subscriber_id
+        self._rendered_subscriber_id: str | None = None
         self.profile_id = profile_id
         self.store_personal_data_raw = store_personal_data_raw
         self.page_size = page_size
         self.soundlink_conn_id = soundlink_conn_id
         self.gcp_conn_id = gcp_conn_id
         self.impersonation_chain = impersonation_chain
+
+    def render_template_fields(self, context: Context, jinja_env: Any = None) -> None:
+        """Render as Airflow does, then keep a raw ``subscriber_id`` out of the rendered fields.
+
+        Airflow stores the rendered template fields (the metadata database, the UI), so unless
+        ``store_personal_data_raw`` is set the field is left holding the value's pseudonym, as stored in
+        GCS and BigQuery; the raw value, kept aside for the API call, is masked in logs.
+        """
+        super().render_template_fields(context, jinja_env)
+        self._rendered_subscriber_id = self.subscriber_id
+        if self.subscriber_id and not self.store_personal_data_raw:
+            mask_secret(self.subscriber_id)
+            key = SoundlinkHook(soundlink_conn_id=self.soundlink_conn_id).pseudonymisation_key
+            self.subscriber_id = pseudonymise(self.subscriber_id, key)
 
     def execute(self, context: Context) -> list[ManifestEntry]:
         groupings = grouping_list(self.groupings)
@@ -193,7 +210,13 @@ class SoundlinkLinkStatsToGCSOperator(BaseOperator):
             personal = _Personal(key=None)
         else:
             personal = _Personal(key=soundlink.pseudonymisation_key)
-        api_filters = {name: value for name in FILTERS if (value := getattr(self, name))}
+        filters = {
+            "campaign_id": self.campaign_id,
+            # Rendering left the field holding the pseudonym (see render_template_fields).
+            "subscriber_id": self._rendered_subscriber_id or self.subscriber_id,
+            "profile_id": self.profile_id,
+        }
+        api_filters = {name: value for name, value in filters.items() if value}
         stored_filters = {name: personal.stored(name, api_filters.get(name, "")) for name in FILTERS}
         # Imported here, not at module level: DAG files import this module on every parse.
         from airflow.providers.google.cloud.hooks.gcs import GCSHook

@@ -233,6 +233,38 @@ def test_personal_data_is_pseudonymised_everywhere_by_default(
     assert all(row["pseudonymised"] for row in stored)
 
 
+def test_a_templated_subscriber_filter_reaches_the_api_but_not_the_rendered_fields(
+    link_stats: LinkStatsPipeline, sandbox: SandboxProcess, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Airflow stores what rendering leaves in the template fields (the metadata database, the UI)."""
+    subscriber = next(event.subscriber_id for day in DAYS for event in TRUTH.click_events(*day_bounds(day)))
+    caplog.set_level(logging.DEBUG)
+    operator = SoundlinkLinkStatsToGCSOperator(
+        task_id="link_stats",
+        groupings=["country"],
+        report_start_date=DAYS[0].isoformat(),
+        report_end_date=DAYS[-1],
+        bucket=link_stats.bucket,
+        subscriber_id="{{ subscriber }}",
+    )
+    context: Any = {**task_context(operator.task_id), "subscriber": subscriber}
+
+    operator.render_template_fields(context)
+    rendered = {field: getattr(operator, field) for field in operator.template_fields}
+    manifest = operator.execute(context)
+
+    assert rendered["subscriber_id"] == pseudonymise(subscriber, KEY)
+    assert subscriber not in json.dumps(rendered, default=str)
+    sent = [
+        entry["query"].get("subscriber_id")
+        for entry in sandbox.requests_log()
+        if "/link/stats" in entry["path"]
+    ]
+    assert sent and set(sent) == {subscriber}
+    assert subscriber not in json.dumps(manifest) + caplog.text
+    assert {entry["scope"]["filter_subscriber_id"] for entry in manifest} == {pseudonymise(subscriber, KEY)}
+
+
 def test_personal_data_is_stored_raw_only_when_opted_in(
     link_stats: LinkStatsPipeline, caplog: pytest.LogCaptureFixture
 ) -> None:
