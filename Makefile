@@ -4,7 +4,7 @@ AF3 := .venvs/af3/bin
 AF2 := .venvs/af2/bin
 PYTEST_ARGS ?=
 
-.PHONY: bootstrap demo test unit test-af3 test-af2 lint format bench bench-scale bigquery-check services-up services-down clean
+.PHONY: bootstrap demo test unit test-af3 test-af2 lint format bench bench-parse bench-scale bigquery-check services-up services-down clean
 
 bootstrap:
 	scripts/bootstrap.sh all
@@ -38,6 +38,10 @@ format:
 
 bench: bootstrap
 	$(AF3)/python benchmarks/run.py
+
+# What parsing each example DAG file costs on top of Airflow (the dag processor re-parses them all the time).
+bench-parse: bootstrap
+	$(AF3)/python benchmarks/parse.py
 
 # The daily DAG over a sandbox account of 3,000 campaigns: task instances, API calls and MERGEs;
 # BACKFILL=1: the backfill DAG over 3 years for 200 campaigns.

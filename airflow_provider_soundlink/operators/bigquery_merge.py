@@ -10,7 +10,6 @@ import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, cast
 
-from google.api_core.exceptions import Conflict, GoogleAPICallError, NotFound
 from tenacity import (
     RetryCallState,
     Retrying,
@@ -32,6 +31,8 @@ from airflow_provider_soundlink.operators.links import BigQueryTableLink
 from airflow_provider_soundlink.schemas import TableDefinition, table_definition
 from airflow_provider_soundlink.sql import TableRef, merge_statement
 
+# google.* modules are imported inside the functions that use them: DAG files import this module on every
+# parse, and the google provider's hooks bring pandas and more (seconds and about 100 MiB per parse).
 if TYPE_CHECKING:
     from airflow.providers.google.cloud.hooks.bigquery import BigQueryHook
     from google.cloud.bigquery import LoadJob, QueryJob
@@ -64,6 +65,8 @@ def is_concurrent_update_error(error: BaseException) -> bool:
 
     Such a statement changed nothing, so running it again is safe; any other error is final.
     """
+    from google.api_core.exceptions import GoogleAPICallError
+
     return isinstance(error, GoogleAPICallError) and bool(_CONCURRENT_UPDATE.search(str(error)))
 
 
@@ -333,6 +336,8 @@ class SoundlinkBigQueryMergeOperator(BaseOperator):
         Looked up first: creating one, even with ``exists_ok``, needs ``bigquery.datasets.create``, which
         a least-privilege service account that only loads into an existing dataset does not hold.
         """
+        from google.api_core.exceptions import NotFound
+
         try:
             dataset = hook.get_dataset(dataset_id=target.dataset, project_id=target.project)
         except NotFound:
@@ -357,6 +362,7 @@ class SoundlinkBigQueryMergeOperator(BaseOperator):
         BigQuery's own error, if any, comes from the load job.
         """
         from airflow.providers.google.cloud.hooks.gcs import GCSHook
+        from google.api_core.exceptions import GoogleAPICallError
 
         buckets = sorted({uri.removeprefix("gs://").split("/", 1)[0] for uri in uris})
         if not buckets:
@@ -399,6 +405,8 @@ class SoundlinkBigQueryMergeOperator(BaseOperator):
         self, hook: BigQueryHook, context: Context, step: str, configuration: dict[str, Any], location: str
     ) -> _AsyncJob:
         """Runs one job under its fixed id, or reattaches to the job of that id; raises if it failed."""
+        from google.api_core.exceptions import Conflict
+
         job_id_ = job_id(context, step, configuration)
         job: Any
         try:
