@@ -17,7 +17,7 @@ import socket
 import sqlite3
 import subprocess
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager, nullcontext, suppress
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
@@ -278,17 +278,12 @@ class AirflowEnvironment:
             args += ["--dag-run-conf", json.dumps(conf)]
         self.run_airflow(*args)
         backfill_id = self._query_one("SELECT max(id) FROM backfill WHERE dag_id = ?", (dag_id,))
-        started = time.monotonic()
         with nullcontext(daemons) if daemons is not None else self.daemons() as group:
-            while self._query_one("SELECT completed_at FROM backfill WHERE id = ?", (backfill_id,)) is None:
-                group.raise_if_exited()
-                if time.monotonic() - started > BACKFILL_TIMEOUT_SECONDS:
-                    raise AirflowRunError(
-                        f"backfill {backfill_id} of {dag_id} unfinished after {BACKFILL_TIMEOUT_SECONDS} s; "
-                        f"scheduler log:\n{group.log_tail('scheduler')}"
-                    )
-                time.sleep(POLL_INTERVAL_SECONDS)
-        logger.info("backfill %s of %s ran for %.1f s", backfill_id, dag_id, time.monotonic() - started)
+            group.wait_until(
+                lambda: self._query_one("SELECT completed_at FROM backfill WHERE id = ?", (backfill_id,)),
+                f"backfill {backfill_id} of {dag_id}",
+                BACKFILL_TIMEOUT_SECONDS,
+            )
         return self._fetch_runs(
             f"dag_id = ? AND backfill_id = ? ORDER BY {self.logical_date_column}", (dag_id, backfill_id)
         )
@@ -341,19 +336,13 @@ class AirflowEnvironment:
         when = datetime(logical_date.year, logical_date.month, logical_date.day, tzinfo=timezone.utc)
         args = ["dags", "trigger", dag_id, "--run-id", run_id, date_flag, when.isoformat()]
         self.run_airflow(*args, "--conf", json.dumps(conf))
-        started = time.monotonic()
-        while True:
+
+        def finished() -> bool:
             runs = self._fetch_runs("dag_id = ? AND run_id = ?", (dag_id, run_id))
-            if runs and runs[0].state in TERMINAL_RUN_STATES:
-                break
-            daemons.raise_if_exited()
-            if time.monotonic() - started > RUN_TIMEOUT_SECONDS:
-                raise AirflowRunError(
-                    f"run {run_id} of {dag_id} unfinished after {RUN_TIMEOUT_SECONDS} s:\n"
-                    f"{daemons.all_log_tails()}"
-                )
-            time.sleep(POLL_INTERVAL_SECONDS)
-        logger.info("run %s of %s took %.1f s", run_id, dag_id, time.monotonic() - started)
+            return bool(runs) and runs[0].state in TERMINAL_RUN_STATES
+
+        daemons.wait_until(finished, f"run {run_id} of {dag_id}", RUN_TIMEOUT_SECONDS)
+        runs = self._fetch_runs("dag_id = ? AND run_id = ?", (dag_id, run_id))
         self._raise_if_failed(dag_id, runs)
         return runs[0]
 
@@ -487,6 +476,16 @@ class _ProcessGroup:
             except OSError:
                 time.sleep(0.2)
         raise AirflowRunError(f"nothing listens on port {port} after {timeout} s:\n{self.all_log_tails()}")
+
+    def wait_until(self, done: Callable[[], object], what: str, timeout: float) -> None:
+        """Polls ``done`` while the daemons run; raises with their log tails if one exits or time runs out."""
+        started = time.monotonic()
+        while not done():
+            self.raise_if_exited()
+            if time.monotonic() - started > timeout:
+                raise AirflowRunError(f"{what} unfinished after {timeout} s:\n{self.all_log_tails()}")
+            time.sleep(POLL_INTERVAL_SECONDS)
+        logger.info("%s took %.1f s", what, time.monotonic() - started)
 
     def raise_if_exited(self) -> None:
         for name, process in self._processes.items():

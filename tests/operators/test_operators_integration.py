@@ -642,15 +642,8 @@ def test_the_tasks_store_their_links_while_they_run(pipeline: Pipeline) -> None:
     )
     export_context = task_context(export.task_id)
     manifest = export.execute(export_context)
-    merge = SoundlinkBigQueryMergeOperator(
-        task_id="merge_breakdown",
-        export="breakdown",
-        manifest=manifest,
-        project_id=pipeline.project,
-        dataset_id=pipeline.dataset,
-    )
-    merge_context = task_context(merge.task_id)
-    merge.execute(merge_context)
+    merge_context = task_context("merge_breakdown")
+    pipeline.merge(ExportKind.BREAKDOWN, manifest, merge_context)
 
     folder = f"{pipeline.bucket}/daily/campaign_country_daily"
     assert export_context["ti"].xcom == {
