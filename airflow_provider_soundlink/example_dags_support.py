@@ -10,23 +10,28 @@ planning of the window differs between the DAGs, so that is all the DAG files de
 Configuration comes from environment variables, read when the DAG file is parsed (no network, no
 metadata database), and every value but the connection ids can be overridden per run by a DAG param:
 
-=============================== ======================= ==================================
-environment variable            DAG param               default
-=============================== ======================= ==================================
-``SOUNDLINK_CONN_ID``           (none)                  ``soundlink_default``
-``SOUNDLINK_GCP_CONN_ID``       (none)                  ``google_cloud_default``
-``SOUNDLINK_BIGQUERY_PROJECT``  ``project_id``          (required)
-``SOUNDLINK_BIGQUERY_DATASET``  ``dataset_id``          ``soundlink``
-``SOUNDLINK_BIGQUERY_LOCATION`` ``location``            ``US``
-``SOUNDLINK_GCS_BUCKET``        ``bucket``              (required)
-``SOUNDLINK_GCS_PREFIX``        ``object_prefix``       ``soundlink``
-``SOUNDLINK_CAMPAIGN_IDS``      ``campaign_ids``        empty: every campaign that can have rows
-``SOUNDLINK_EXPORT_SHARDS``     (none)                  ``4``
-=============================== ======================= ==================================
+================================== ======================== ========================================
+environment variable               DAG param                default
+================================== ======================== ========================================
+``SOUNDLINK_CONN_ID``              (none)                   ``soundlink_default``
+``SOUNDLINK_GCP_CONN_ID``          (none)                   ``google_cloud_default``
+``SOUNDLINK_BIGQUERY_PROJECT``     ``project_id``           (required)
+``SOUNDLINK_BIGQUERY_DATASET``     ``dataset_id``           ``soundlink``
+``SOUNDLINK_BIGQUERY_LOCATION``    ``location``             ``US``
+``SOUNDLINK_GCS_BUCKET``           ``bucket``               (required)
+``SOUNDLINK_GCS_PREFIX``           ``object_prefix``        ``soundlink``
+``SOUNDLINK_CAMPAIGN_IDS``         ``campaign_ids``         empty: every campaign that can have rows
+``SOUNDLINK_EXPORT_SHARDS``        (none)                   ``4``
+``SOUNDLINK_LINK_STATS_GROUPINGS`` ``link_stats_groupings`` empty: none (daily DAG only)
+================================== ======================== ========================================
 
-``SOUNDLINK_CAMPAIGN_IDS`` is a comma-separated list. ``SOUNDLINK_EXPORT_SHARDS`` is the number of
-export tasks per export (1 to 64), read when the DAG file is parsed because it shapes the DAG; match it to
-the ``soundlink_api`` pool's slots. The BigQuery tables are declared as the MERGE
+``SOUNDLINK_CAMPAIGN_IDS`` is a comma-separated list. ``SOUNDLINK_LINK_STATS_GROUPINGS`` is a
+comma-separated list of link-statistics groupings (``total`` for the ungrouped daily total, or any of
+``campaign_id``, ``subscriber_id``, ``device``, ``country``, ``ip``, ``browser``, ``custom_link_title``,
+``params``): when it or the run's param is set, the daily DAG also loads ``link_clicks_daily`` for the
+run's report dates; when both are empty its link-stats tasks are skipped. ``SOUNDLINK_EXPORT_SHARDS`` is
+the number of export tasks per export (1 to 64), read when the DAG file is parsed because it shapes the
+DAG; match it to the ``soundlink_api`` pool's slots. The BigQuery tables are declared as the MERGE
 tasks' outlets (assets ``bigquery://{project}/{dataset}/{table}``) when the project comes from the
 environment; a per-run override of project or dataset still loads there but is not tracked as an asset.
 
@@ -51,8 +56,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
+from airflow_provider_soundlink.client.api import LINK_STATS_GROUPS
 from airflow_provider_soundlink.client.errors import SoundlinkConfigurationError
-from airflow_provider_soundlink.compat import Asset, Param
+from airflow_provider_soundlink.compat import Asset, Param, task
 from airflow_provider_soundlink.exports import CAMPAIGN_EXPORTS, ExportKind
 from airflow_provider_soundlink.hooks.soundlink import SoundlinkHook
 from airflow_provider_soundlink.operators.bigquery_merge import (
@@ -61,6 +67,10 @@ from airflow_provider_soundlink.operators.bigquery_merge import (
     bigquery_asset_uri,
 )
 from airflow_provider_soundlink.operators.export_to_gcs import SoundlinkExportToGCSOperator
+from airflow_provider_soundlink.operators.link_stats_to_gcs import (
+    UNGROUPED_TOTAL,
+    SoundlinkLinkStatsToGCSOperator,
+)
 from airflow_provider_soundlink.windows import DateWindow
 
 if TYPE_CHECKING:
@@ -83,6 +93,9 @@ DEFAULT_EXPORT_SHARDS = 4
 """Export tasks per export: as many as the default ``soundlink_api`` pool has slots."""
 MAX_EXPORT_SHARDS = 64
 
+LINK_STATS_GROUPING_NAMES = (UNGROUPED_TOTAL, *LINK_STATS_GROUPS)
+"""How the settings name link-statistics groupings: ``total`` is the ungrouped daily total."""
+
 
 @dataclass(frozen=True)
 class PipelineConfig:
@@ -97,6 +110,7 @@ class PipelineConfig:
     object_prefix: str = "soundlink"
     campaign_ids: tuple[str, ...] = ()
     export_shards: int = DEFAULT_EXPORT_SHARDS
+    link_stats_groupings: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not 1 <= self.export_shards <= MAX_EXPORT_SHARDS:
@@ -123,6 +137,9 @@ class PipelineConfig:
             campaign_ids=parse_campaign_ids(environ.get("SOUNDLINK_CAMPAIGN_IDS", "")),
             export_shards=parse_export_shards(
                 setting("SOUNDLINK_EXPORT_SHARDS", str(defaults.export_shards))
+            ),
+            link_stats_groupings=parse_link_stats_groupings(
+                environ.get("SOUNDLINK_LINK_STATS_GROUPINGS", "")
             ),
         )
 
@@ -155,6 +172,18 @@ class PipelineConfig:
             "object_prefix": Param(self.object_prefix, type="string", description="GCS object prefix."),
         }
 
+    def link_stats_params(self) -> dict[str, Any]:
+        """The daily DAG's param that turns its link-stats tasks on for one run."""
+        return {
+            "link_stats_groupings": Param(
+                list(self.link_stats_groupings),
+                type="array",
+                items={"type": "string", "enum": list(LINK_STATS_GROUPING_NAMES)},
+                description="Link-statistics groupings to load into link_clicks_daily for the run's days "
+                "('total' is the ungrouped total); empty: no link stats.",
+            ),
+        }
+
 
 def parse_campaign_ids(text: str) -> tuple[str, ...]:
     """Campaign ids from a comma-separated list, blanks and repeats dropped."""
@@ -170,6 +199,29 @@ def parse_export_shards(text: str) -> int:
             f"SOUNDLINK_EXPORT_SHARDS={text!r} is not a whole number: give the number of export tasks per "
             f"export, 1 to {MAX_EXPORT_SHARDS}"
         ) from None
+
+
+def parse_link_stats_groupings(text: str) -> tuple[str, ...]:
+    """``SOUNDLINK_LINK_STATS_GROUPINGS`` as grouping names, blanks and repeats dropped."""
+    names = parse_campaign_ids(text)
+    check_link_stats_groupings(names, "SOUNDLINK_LINK_STATS_GROUPINGS")
+    return names
+
+
+def check_link_stats_groupings(names: Iterable[str], setting: str) -> None:
+    unknown = [name for name in names if name not in LINK_STATS_GROUPING_NAMES]
+    if unknown:
+        raise SoundlinkConfigurationError(
+            f"{setting} holds {', '.join(map(repr, unknown))}: each grouping is one of "
+            f"{', '.join(LINK_STATS_GROUPING_NAMES)} ('{UNGROUPED_TOTAL}' is the ungrouped daily total)"
+        )
+
+
+def link_stats_groupings(names: Iterable[str]) -> list[str | None]:
+    """The operator's groupings for the run's ``link_stats_groupings`` param (``total`` becomes None)."""
+    names = list(dict.fromkeys(names))
+    check_link_stats_groupings(names, "the param link_stats_groupings")
+    return [None if name == UNGROUPED_TOTAL else name for name in names]
 
 
 def shard_key(shard: int) -> str:
@@ -317,6 +369,48 @@ def add_export_and_merge_tasks(config: PipelineConfig, plan: XComArg) -> None:
         )
 
 
+def add_link_stats_tasks(config: PipelineConfig, plan: XComArg) -> None:
+    """The daily DAG's optional link statistics: when the run's ``link_stats_groupings`` is not empty,
+    one task exports those groupings for each of the planned report dates and one MERGE loads them into
+    ``link_clicks_daily``; otherwise both are skipped.
+
+    Call it inside the DAG's context, with the output of the plan task (see
+    :func:`add_export_and_merge_tasks`). The Soundlink connection needs its ``pseudonymisation_key``
+    extra (personal data is pseudonymised; see the operator).
+    """
+    plan_outputs = cast("PlainXComArg", plan)
+
+    @task.short_circuit(task_id="plan_link_stats")
+    def plan_link_stats(**context: Any) -> list[str | None]:
+        """The run's link-statistics groupings; none skips the link-stats tasks."""
+        groupings = link_stats_groupings(context["params"].get("link_stats_groupings") or ())
+        log.info("Link statistics: %s", groupings or "none configured, skipping them")
+        return groupings
+
+    export = SoundlinkLinkStatsToGCSOperator(
+        task_id="export_link_stats",
+        groupings=plan_link_stats(),
+        report_start_date=plan_outputs["report_start_date"],
+        report_end_date=plan_outputs["report_end_date"],
+        bucket="{{ params.bucket }}",
+        object_prefix="{{ params.object_prefix }}",
+        soundlink_conn_id=config.soundlink_conn_id,
+        gcp_conn_id=config.gcp_conn_id,
+        pool=API_POOL,
+    )
+    SoundlinkBigQueryMergeOperator(
+        task_id="merge_link_stats",
+        export=ExportKind.LINK_STATS,
+        manifest=export.output,
+        project_id="{{ params.project_id }}",
+        dataset_id="{{ params.dataset_id }}",
+        location="{{ params.location }}",
+        gcp_conn_id=config.gcp_conn_id,
+        pool=MERGE_POOL,
+        outlets=table_assets(config, ExportKind.LINK_STATS),
+    )
+
+
 def table_assets(config: PipelineConfig, kind: ExportKind) -> list[Asset]:
     if not config.project_id:
         return []
@@ -328,13 +422,17 @@ __all__ = [
     "DEFAULT_ENDED_CAMPAIGN_TAIL_DAYS",
     "DEFAULT_EXPORT_SHARDS",
     "DEFAULT_REVISION_DAYS",
+    "LINK_STATS_GROUPING_NAMES",
     "MERGE_POOL",
     "CampaignChoice",
     "PipelineConfig",
     "add_export_and_merge_tasks",
+    "add_link_stats_tasks",
     "campaigns_with_possible_rows",
+    "link_stats_groupings",
     "parse_campaign_ids",
     "parse_export_shards",
+    "parse_link_stats_groupings",
     "plan_exports",
     "revision_window",
     "shard_key",

@@ -6,8 +6,9 @@ local-bigquery, without ``campaign_ids``, so the DAG lists the campaigns and ski
 rows. Then it checks the tables against the sandbox's truth and records:
 
 - wall time of the run;
-- task instances of the run, against ``1 + 2 x shards + 2`` (the plan, the export shards, the MERGEs):
-  fixed by configuration, whatever the number of campaigns;
+- task instances of the run, against ``1 + 2 x shards + 2 + 3`` (the plan, the export shards, the
+  MERGEs, and the link-stats check with its two tasks, skipped): fixed by configuration, whatever the
+  number of campaigns;
 - API calls, against the campaign-list pages plus one export call per export and campaign that can
   have rows;
 - MERGE jobs, against one per export.
@@ -59,6 +60,8 @@ BACKFILL_DAG = "soundlink_metrics_backfill"
 # A long backfill runs thousands of export calls and loads about a million rows into the emulator.
 BACKFILL_TIMEOUT_SECONDS = 3600
 EXPORT_SHARDS = 4
+LINK_STATS_TASKS = 3
+"""plan_link_stats, which skips export_link_stats and merge_link_stats: no groupings are configured."""
 CAMPAIGNS_PAGE_SIZE = 100
 DATASET = "soundlink_scale"
 BUCKET = "soundlink-scale"
@@ -133,9 +136,10 @@ def daily(campaign_count: int) -> tuple[list[str], dict[str, bool]]:
         merges = merge_jobs()
     pages = math.ceil(campaign_count / CAMPAIGNS_PAGE_SIZE)
     expected_calls = pages + len(CAMPAIGN_EXPORTS) * len(choice.chosen)
-    expected_tasks = 1 + len(CAMPAIGN_EXPORTS) * EXPORT_SHARDS + len(CAMPAIGN_EXPORTS)
+    expected_tasks = 1 + len(CAMPAIGN_EXPORTS) * EXPORT_SHARDS + len(CAMPAIGN_EXPORTS) + LINK_STATS_TASKS
     checks = {
-        f"task instances = {expected_tasks} (1 plan + {EXPORT_SHARDS} shards x 2 exports + 2 MERGEs)": (
+        f"task instances = {expected_tasks} (1 plan + {EXPORT_SHARDS} shards x 2 exports + 2 MERGEs + "
+        f"{LINK_STATS_TASKS} link-stats tasks, skipped but for their check)": (
             task_instances == expected_tasks
         ),
         f"API calls = {expected_calls} ({pages} list pages + 2 x {len(choice.chosen)} campaigns with rows)": (

@@ -17,6 +17,10 @@ soundlink_metrics_daily 2026-06-15`` loads 2026-06-07 .. 2026-06-14 (measured on
 as does 2.11's ``dags trigger -e 2026-06-15``. Airflow 3's ``dags trigger`` and the UI's trigger take T
 from when the run is triggered, whatever logical date is given: such a run loads the week before today.
 
+Link statistics (optional): with ``link_stats_groupings`` (param, default
+``SOUNDLINK_LINK_STATS_GROUPINGS``) set, the run also loads those groupings of link clicks for the same
+report dates into ``link_clicks_daily``, one export task and one MERGE; without it they are skipped.
+
 Short gaps (up to a few weeks): backfill this DAG; each run loads its D-7 .. D with one MERGE per
 export, so a backfill of A .. B loads report dates A-7 .. B. On Airflow 3.x a running scheduler executes
 the runs of ``airflow backfill create --dag-id soundlink_metrics_daily --from-date A --to-date B``; on
@@ -40,6 +44,7 @@ from airflow_provider_soundlink.example_dags_support import (
     DEFAULT_REVISION_DAYS,
     PipelineConfig,
     add_export_and_merge_tasks,
+    add_link_stats_tasks,
     plan_exports,
     revision_window,
 )
@@ -54,6 +59,7 @@ with DAG(
     catchup=False,
     params={
         **CONFIG.params(),
+        **CONFIG.link_stats_params(),
         "revision_days": Param(
             DEFAULT_REVISION_DAYS,
             type="integer",
@@ -72,4 +78,6 @@ with DAG(
         window = revision_window(context["data_interval_start"].date(), params["revision_days"])
         return plan_exports(window, params, CONFIG.soundlink_conn_id, CONFIG.export_shards)
 
-    add_export_and_merge_tasks(CONFIG, plan_campaign_exports())
+    plan = plan_campaign_exports()
+    add_export_and_merge_tasks(CONFIG, plan)
+    add_link_stats_tasks(CONFIG, plan)

@@ -33,6 +33,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 VENVS = REPO_ROOT / ".venvs"
@@ -435,8 +436,13 @@ def google_connection_json(project: str) -> str:
     )
 
 
-def soundlink_connection_json(base_url: str, api_key: str = SANDBOX_API_KEY) -> str:
-    return json.dumps({"conn_type": "soundlink", "host": base_url, "password": api_key})
+def soundlink_connection_json(
+    base_url: str, api_key: str = SANDBOX_API_KEY, pseudonymisation_key: str | None = None
+) -> str:
+    connection: dict[str, Any] = {"conn_type": "soundlink", "host": base_url, "password": api_key}
+    if pseudonymisation_key:
+        connection["extra"] = {"pseudonymisation_key": pseudonymisation_key}
+    return json.dumps(connection)
 
 
 def up(state_dir: Path, project: str, today: str | None) -> list[RunningService]:

@@ -6,11 +6,13 @@ import datetime as dt
 
 import pytest
 
+from airflow_provider_soundlink.client.errors import SoundlinkConfigurationError
 from airflow_provider_soundlink.example_dags_support import (
     DEFAULT_ENDED_CAMPAIGN_TAIL_DAYS,
     DEFAULT_EXPORT_SHARDS,
     PipelineConfig,
     campaigns_with_possible_rows,
+    link_stats_groupings,
     plan_exports,
     shard_key,
 )
@@ -96,3 +98,20 @@ def test_without_the_skip_rule_only_campaigns_created_later_are_skipped() -> Non
     assert sorted(without.chosen) == sorted(with_rule.chosen + with_rule.ended_before)
     assert "skipped 0 created after 2026-06-14 and" in with_rule.describe(len(campaigns), window, 30)
     assert "ended campaigns kept" in without.describe(len(campaigns), window, None)
+
+
+def test_link_stats_groupings_come_from_the_environment_and_total_is_the_ungrouped_total() -> None:
+    assert PipelineConfig.from_environment({}).link_stats_groupings == ()
+    config = PipelineConfig.from_environment({"SOUNDLINK_LINK_STATS_GROUPINGS": " total, country,total"})
+    assert config.link_stats_groupings == ("total", "country")
+    assert link_stats_groupings(config.link_stats_groupings) == [None, "country"]
+    assert link_stats_groupings([]) == []
+
+
+def test_an_unknown_link_stats_grouping_fails_naming_the_setting_and_the_choices() -> None:
+    with pytest.raises(
+        SoundlinkConfigurationError, match=r"SOUNDLINK_LINK_STATS_GROUPINGS holds 'city'.*total"
+    ):
+        PipelineConfig.from_environment({"SOUNDLINK_LINK_STATS_GROUPINGS": "country,city"})
+    with pytest.raises(SoundlinkConfigurationError, match=r"param link_stats_groupings holds 'None'"):
+        link_stats_groupings(["None"])

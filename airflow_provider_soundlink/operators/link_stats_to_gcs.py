@@ -103,8 +103,10 @@ class SoundlinkLinkStatsToGCSOperator(BaseOperator):
     :param groupings: what to group the counts by, a list of ``campaign_id``, ``subscriber_id``, ``device``,
         ``country``, ``ip``, ``browser``, ``custom_link_title``, ``params``, and ``None`` for the ungrouped
         daily total (templated; may be an XComArg).
-    :param report_start_date: first UTC day, ``YYYY-MM-DD`` or a date (templated, inclusive).
-    :param report_end_date: last UTC day, ``YYYY-MM-DD`` or a date (templated, inclusive).
+    :param report_start_date: first UTC day, ``YYYY-MM-DD`` or a date (templated, may be an XComArg;
+        inclusive).
+    :param report_end_date: last UTC day, ``YYYY-MM-DD`` or a date (templated, may be an XComArg;
+        inclusive).
     :param bucket: the GCS bucket (templated).
     :param object_prefix: object name prefix inside the bucket (templated).
     :param campaign_id: count only clicks of this campaign (templated; None or '' for all).
@@ -141,8 +143,8 @@ class SoundlinkLinkStatsToGCSOperator(BaseOperator):
         self,
         *,
         groupings: Any,
-        report_start_date: str | dt.date,
-        report_end_date: str | dt.date,
+        report_start_date: Any,
+        report_end_date: Any,
         bucket: str,
         object_prefix: str = "soundlink",
         campaign_id: str | None = None,

@@ -155,8 +155,14 @@ class AirflowEnvironment:
         }
         return {**inherited, **settings, **extra}
 
+    @property
+    def command_log(self) -> Path:
+        """Every ``airflow`` command's output, appended (``dags test`` prints its tasks' logs there)."""
+        return self.home / "logs" / "airflow-commands.log"
+
     def run_airflow(self, *args: str, timeout: float = COMMAND_TIMEOUT_SECONDS) -> str:
-        """Runs ``airflow ARGS`` to completion and returns its combined output; raises if it fails."""
+        """Runs ``airflow ARGS`` to completion and returns its combined output (also appended to
+        :attr:`command_log`); raises if it fails."""
         command = [str(self.venv / "bin" / "airflow"), *args]
         started = time.monotonic()
         completed = subprocess.run(
@@ -174,6 +180,9 @@ class AirflowEnvironment:
             self.major_version,
             time.monotonic() - started,
         )
+        self.command_log.parent.mkdir(parents=True, exist_ok=True)
+        with self.command_log.open("a", encoding="utf-8") as log_file:
+            log_file.write(f"$ airflow {' '.join(args)}\n{completed.stdout}\n")
         if completed.returncode != 0:
             raise AirflowRunError(
                 f"`airflow {' '.join(args)}` exited with {completed.returncode}:\n{_tail(completed.stdout)}"

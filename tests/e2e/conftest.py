@@ -16,7 +16,7 @@ from stand_ins import GCP_PROJECT, GcpEmulators, services
 
 from airflow_provider_soundlink.sandbox.testing import SandboxProcess
 from e2e.airflow_runner import AIRFLOW2_VENV, AIRFLOW3_VENV, AirflowEnvironment
-from e2e.dags_support import DAGS_FOLDER, POOLS, dag_settings
+from e2e.dags_support import DAGS_FOLDER, POOLS, PSEUDONYMISATION_KEY, dag_settings
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,9 @@ def make_dags_environment(
         "STORAGE_EMULATOR_HOST": gcp_emulators.gcs_url,
         "BIGQUERY_EMULATOR_HOST": gcp_emulators.bigquery_url,
         "AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT": services.google_connection_json(GCP_PROJECT),
-        "AIRFLOW_CONN_SOUNDLINK_DEFAULT": services.soundlink_connection_json(sandbox_process.base_url),
+        "AIRFLOW_CONN_SOUNDLINK_DEFAULT": services.soundlink_connection_json(
+            sandbox_process.base_url, pseudonymisation_key=PSEUDONYMISATION_KEY
+        ),
         # Tests choose the dataset per run (conf "dataset_id"); this one only names the MERGE outlets.
         **dag_settings(project=GCP_PROJECT, dataset="outlets", bucket=bucket, export_shards=export_shards),
         **(deployment or {}),

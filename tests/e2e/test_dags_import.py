@@ -12,6 +12,7 @@ from e2e.dags_support import parse_dags
 
 TABLES = {"breakdown": "campaign_country_daily", "engagement": "campaign_engagement_daily"}
 EXPORT_SHARDS = 3
+LINK_STATS_TASKS = ["plan_link_stats", "export_link_stats", "merge_link_stats"]
 
 
 @pytest.fixture(
@@ -57,7 +58,8 @@ def test_a_fixed_number_of_unmapped_export_shards_then_one_merge_per_export(
     shards = {export: [f"export_{export}_{shard}" for shard in range(EXPORT_SHARDS)] for export in TABLES}
     export_tasks = [task_id for shard_ids in shards.values() for task_id in shard_ids]
     merge_tasks = [f"merge_{export}" for export in TABLES]
-    assert sorted(tasks) == sorted(["plan_campaign_exports", *merge_tasks, *export_tasks])
+    link_stats_tasks = LINK_STATS_TASKS if dag_id == "soundlink_metrics_daily" else []
+    assert sorted(tasks) == sorted(["plan_campaign_exports", *merge_tasks, *export_tasks, *link_stats_tasks])
     assert not any(task["mapped"] for task in tasks.values())
     for export, table in TABLES.items():
         for shard in shards[export]:
@@ -68,3 +70,18 @@ def test_a_fixed_number_of_unmapped_export_shards_then_one_merge_per_export(
         assert merge["pool"] == "soundlink_bigquery_merge"
         assert merge["outlets"] == [f"bigquery://soundlink-local/metrics/{table}"]
     assert tasks["plan_campaign_exports"]["pool"] == "soundlink_api"
+
+
+def test_the_daily_dags_link_stats_are_one_export_and_one_merge_after_a_short_circuit(
+    parsed: dict[str, Any],
+) -> None:
+    daily = parsed["dags"]["soundlink_metrics_daily"]
+    tasks = daily["tasks"]
+    assert "link_stats_groupings" in daily["params"]
+    assert "link_stats_groupings" not in parsed["dags"]["soundlink_metrics_backfill"]["params"]
+    assert tasks["plan_link_stats"]["upstream"] == []
+    assert sorted(tasks["export_link_stats"]["upstream"]) == ["plan_campaign_exports", "plan_link_stats"]
+    assert tasks["export_link_stats"]["pool"] == "soundlink_api"
+    assert tasks["merge_link_stats"]["upstream"] == ["export_link_stats"]
+    assert tasks["merge_link_stats"]["pool"] == "soundlink_bigquery_merge"
+    assert tasks["merge_link_stats"]["outlets"] == ["bigquery://soundlink-local/metrics/link_clicks_daily"]

@@ -9,15 +9,17 @@ import itertools
 
 import pytest
 from airflow.providers.google.cloud.hooks.gcs import GCSHook
+from link_stats_truth import link_stats_truth, personal_values
 from stand_ins import GCP_PROJECT, SANDBOX_TODAY
 
-from airflow_provider_soundlink.exports import CAMPAIGN_EXPORTS
+from airflow_provider_soundlink.exports import CAMPAIGN_EXPORTS, ExportKind
 from airflow_provider_soundlink.operators.links import BigQueryTableLink, GcsFolderLink
+from airflow_provider_soundlink.pseudonymise import pseudonymise
 from airflow_provider_soundlink.sandbox.testing import SandboxProcess
 from airflow_provider_soundlink.windows import DateWindow
 from e2e.airflow_runner import DagRunRecord, day_interval
 from e2e.conftest import DagsEnvironment
-from e2e.dags_support import Warehouse, campaigns_created_by
+from e2e.dags_support import PSEUDONYMISATION_KEY, Warehouse, campaigns_created_by
 
 DAILY_DAG = "soundlink_metrics_daily"
 BACKFILL_DAG = "soundlink_metrics_backfill"
@@ -26,6 +28,7 @@ ENDED_CAMPAIGN = "camp_aesuou0yx3p5"
 """Its last report date is 2026-05-07."""
 RUNNING_CAMPAIGN = "camp_medanery0y5l"
 REVISION_DAYS = dt.timedelta(days=7)
+LINK_STATS_GROUPINGS = ["total", "country", "subscriber_id", "ip"]
 _dataset_numbers = itertools.count()
 
 
@@ -55,7 +58,12 @@ def test_a_manual_daily_run_loads_the_day_before_its_date_and_the_seven_before_a
     any_airflow: DagsEnvironment, sandbox: SandboxProcess
 ) -> None:
     warehouse = fresh_warehouse("daily")
-    conf = {"dataset_id": warehouse.dataset, "object_prefix": warehouse.dataset, "campaign_ids": []}
+    conf = {
+        "dataset_id": warehouse.dataset,
+        "object_prefix": warehouse.dataset,
+        "campaign_ids": [],
+        "link_stats_groupings": LINK_STATS_GROUPINGS,
+    }
 
     run = any_airflow.airflow.dags_test(DAILY_DAG, SANDBOX_TODAY, conf)
 
@@ -65,12 +73,43 @@ def test_a_manual_daily_run_loads_the_day_before_its_date_and_the_seven_before_a
     window = DateWindow(LAST_CLOSED_DAY - REVISION_DAYS, LAST_CLOSED_DAY)
     counts = warehouse.assert_matches_truth(campaigns_created_by(window.end), window, SANDBOX_TODAY)
     assert all(count > 0 for count in counts.values())
+    groupings = [None if name == "total" else name for name in LINK_STATS_GROUPINGS]
+    link_stats = link_stats_truth(days(window), groupings, PSEUDONYMISATION_KEY)
+    assert {row["group_by"] for row in link_stats} == set(LINK_STATS_GROUPINGS)
+    assert warehouse.link_stats() == link_stats
     assert_links_point_at_the_tables_and_folders(any_airflow, run.run_id, warehouse)
+    assert_no_raw_personal_data_anywhere(any_airflow, warehouse, personal_values(days(window)))
     first = {kind: warehouse.stored(kind) for kind in counts}
 
     any_airflow.airflow.dags_test(DAILY_DAG, SANDBOX_TODAY, conf)
 
     assert {kind: warehouse.stored(kind) for kind in counts} == first
+    assert warehouse.link_stats() == link_stats
+
+
+def assert_no_raw_personal_data_anywhere(
+    environment: DagsEnvironment, warehouse: Warehouse, raw_values: set[str]
+) -> None:
+    """No raw IP address or subscriber id in the metadata database (rendered fields, XCom, the log table),
+    the task and command logs, or the names and contents of the run's GCS objects."""
+    airflow = environment.airflow
+    places = {path.name: path.read_bytes() for path in airflow.home.glob("airflow.db*") if path.is_file()}
+    places |= {str(path): path.read_bytes() for path in (airflow.home / "logs").rglob("*") if path.is_file()}
+    gcs = GCSHook()
+    for name in gcs.list(bucket_name=environment.bucket, prefix=f"{warehouse.dataset}/"):
+        places[f"gs://{environment.bucket}/{name}"] = (
+            name.encode() + b"\n" + gcs.download(bucket_name=environment.bucket, object_name=name)
+        )
+    assert "airflow.db" in places
+    assert len(raw_values) > 10
+    # The search reads what the run wrote: the objects hold the values' pseudonyms.
+    objects = b"".join(content for place, content in places.items() if "/link_clicks_daily/" in place)
+    assert all(pseudonymise(value, PSEUDONYMISATION_KEY).encode() in objects for value in raw_values)
+    found = {
+        place: sorted(value for value in raw_values if value.encode() in content)
+        for place, content in places.items()
+    }
+    assert not {place: values for place, values in found.items() if values}
 
 
 def assert_links_point_at_the_tables_and_folders(
@@ -79,7 +118,8 @@ def assert_links_point_at_the_tables_and_folders(
     """The links each task stored while it ran; Airflow 3's task runner also stores what the link class
     returns (under ``_link_<class>``), which shows the class reads them back."""
     airflow = environment.airflow
-    tables = {f"merge_{kind.value}": kind.table_name for kind in CAMPAIGN_EXPORTS}
+    exports = (*CAMPAIGN_EXPORTS, ExportKind.LINK_STATS)
+    tables = {f"merge_{kind.value}": kind.table_name for kind in exports}
     expected_tables = {
         task: BigQueryTableLink.url(GCP_PROJECT, warehouse.dataset, table) for task, table in tables.items()
     }
@@ -89,7 +129,7 @@ def assert_links_point_at_the_tables_and_folders(
         task for task in airflow.task_hosts(DAILY_DAG, run_id) if task.startswith("export_")
     }
     for task, url in folders.items():
-        table = next(kind.table_name for kind in CAMPAIGN_EXPORTS if task.startswith(f"export_{kind.value}_"))
+        table = next(kind.table_name for kind in exports if task.startswith(f"export_{kind.value}"))
         assert url == GcsFolderLink.url(environment.bucket, warehouse.dataset, table)
     if airflow.major_version >= 3:
         assert airflow.xcom_values(DAILY_DAG, run_id, "_link_BigQueryTableLink") == expected_tables

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from airflow.providers.google.cloud.hooks.bigquery import BigQueryHook
 from airflow.providers.google.cloud.hooks.gcs import GCSHook
+from link_stats_truth import TRUTH, day_bounds, link_stats_truth, without_timestamps
 from task_context import task_context
 
 from airflow_provider_soundlink.client.errors import SoundlinkConfigurationError
@@ -23,56 +24,18 @@ from airflow_provider_soundlink.operators import (
     SoundlinkLinkStatsToGCSOperator,
 )
 from airflow_provider_soundlink.pseudonymise import pseudonymise
-from airflow_provider_soundlink.sandbox.data import SandboxData
 from airflow_provider_soundlink.sandbox.testing import SandboxProcess
 
-TRUTH = SandboxData()
 KEY = "link-stats-test-key"
 DAYS = [dt.date(2026, 6, 1), dt.date(2026, 6, 2), dt.date(2026, 6, 3)]
-TIMESTAMPS = ("exported_at", "_loaded_at")
 
 Row = dict[str, Any]
-
-
-def day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
-    return (
-        dt.datetime.combine(day, dt.time(), dt.timezone.utc),
-        dt.datetime.combine(day, dt.time(23, 59, 59, 999_000), dt.timezone.utc),
-    )
 
 
 def truth_rows(
     groupings: Sequence[str | None], key: str | None = KEY, *, campaign_id: str = "", subscriber: str = ""
 ) -> list[Row]:
-    """The rows the table must hold, from the sandbox truth, without the timestamps."""
-    rows = []
-    hide = (lambda value: pseudonymise(value, key)) if key else (lambda value: value)
-    for day in DAYS:
-        for grouping in groupings:
-            entries = TRUTH.link_clicks(
-                *day_bounds(day),
-                group=grouping,
-                campaign_id=campaign_id or None,
-                subscriber_id=subscriber or None,
-            )
-            for entry in entries:
-                value = "" if grouping in (None, "params") else entry[grouping]
-                personal = grouping in ("ip", "subscriber_id")
-                rows.append(
-                    {
-                        "report_date": day,
-                        "group_by": grouping or "total",
-                        "group_value": hide(value) if personal else value,
-                        "params_name": entry.get("params_name", ""),
-                        "params_value": entry.get("params_value", ""),
-                        "filter_campaign_id": campaign_id,
-                        "filter_subscriber_id": hide(subscriber) if subscriber else "",
-                        "filter_profile_id": "",
-                        "count": entry["count"],
-                        "pseudonymised": key is not None and (personal or bool(subscriber)),
-                    }
-                )
-    return sorted(rows, key=repr)
+    return link_stats_truth(DAYS, groupings, key, campaign_id=campaign_id, subscriber=subscriber)
 
 
 @dataclass
@@ -126,10 +89,6 @@ class LinkStatsPipeline:
             name: gcs.download(bucket_name=self.bucket, object_name=name).decode()
             for name in gcs.list(bucket_name=self.bucket)
         }
-
-
-def without_timestamps(row: Row) -> Row:
-    return {name: value for name, value in row.items() if name not in TIMESTAMPS}
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from link_stats_truth import without_timestamps
 from stored_rows import as_stored
 
 from airflow_provider_soundlink.exports import CAMPAIGN_EXPORTS, ExportKind
@@ -22,6 +23,8 @@ from e2e.airflow_runner import REPO_ROOT
 DAGS_FOLDER = REPO_ROOT / "dags"
 DAGBAG_REPORT_SCRIPT = Path(__file__).with_name("dagbag_report.py")
 POOLS = {"soundlink_api": 2, "soundlink_bigquery_merge": 1}
+PSEUDONYMISATION_KEY = "end-to-end-pseudonymisation-key"
+"""The Soundlink connection's ``pseudonymisation_key`` extra, which link statistics need."""
 
 TRUTH = SandboxData()
 Row = dict[str, Any]
@@ -121,6 +124,12 @@ class Warehouse:
             }
             for row in self._rows(table)
         }
+
+    def link_stats(self) -> list[Row]:
+        """The rows of ``link_clicks_daily`` without their fetch and load times, sorted as
+        :func:`link_stats_truth.link_stats_truth` sorts."""
+        rows = self._rows(table_definition(ExportKind.LINK_STATS))
+        return sorted((without_timestamps(row) for row in rows), key=repr)
 
     def last_loaded_at(self, kind: ExportKind) -> dt.datetime:
         """The newest load time the MERGE stamped on a row: it moves when a run loaded the table again."""
