@@ -23,13 +23,20 @@ environment variable               DAG param                default
 ``SOUNDLINK_CAMPAIGN_IDS``         ``campaign_ids``         empty: every campaign that can have rows
 ``SOUNDLINK_EXPORT_SHARDS``        (none)                   ``4``
 ``SOUNDLINK_LINK_STATS_GROUPINGS`` ``link_stats_groupings`` empty: none (daily DAG only)
+``SOUNDLINK_RECONCILE``            ``reconcile``            ``off``: no reconciliation task
+``SOUNDLINK_ADD_NEW_FIELDS``       (none)                   ``false``: new export fields ignored
 ================================== ======================== ========================================
 
 ``SOUNDLINK_CAMPAIGN_IDS`` is a comma-separated list. ``SOUNDLINK_LINK_STATS_GROUPINGS`` is a
 comma-separated list of link-statistics groupings (``total`` for the ungrouped daily total, or any of
 ``campaign_id``, ``subscriber_id``, ``device``, ``country``, ``ip``, ``browser``, ``custom_link_title``,
 ``params``): when it or the run's param is set, the daily DAG also loads ``link_clicks_daily`` for the
-run's report dates; when both are empty its link-stats tasks are skipped. ``SOUNDLINK_EXPORT_SHARDS`` is
+run's report dates; when both are empty its link-stats tasks are skipped. ``SOUNDLINK_RECONCILE``
+(``off``, ``warn`` or ``fail``, read when the DAG file is parsed) adds ``reconcile_breakdown`` after the
+breakdown's MERGE: it compares the run's campaign totals with Soundlink's overview and warns or fails on
+a difference (the ``reconcile`` param switches between the two per run). ``SOUNDLINK_ADD_NEW_FIELDS``
+``true`` gives the MERGEs ``add_new_fields``: export fields the table does not define become NULLABLE
+columns. ``SOUNDLINK_EXPORT_SHARDS`` is
 the number of export tasks per export (1 to 64), read when the DAG file is parsed because it shapes the
 DAG; match it to the ``soundlink_api`` pool's slots. The BigQuery tables are declared as the MERGE
 tasks' outlets (assets ``bigquery://{project}/{dataset}/{table}``) when the project comes from the
@@ -71,6 +78,7 @@ from airflow_provider_soundlink.operators.link_stats_to_gcs import (
     UNGROUPED_TOTAL,
     SoundlinkLinkStatsToGCSOperator,
 )
+from airflow_provider_soundlink.operators.reconcile import ON_MISMATCH, SoundlinkReconcileOperator
 from airflow_provider_soundlink.windows import DateWindow
 
 if TYPE_CHECKING:
@@ -93,6 +101,9 @@ DEFAULT_EXPORT_SHARDS = 4
 """Export tasks per export: as many as the default ``soundlink_api`` pool has slots."""
 MAX_EXPORT_SHARDS = 64
 
+RECONCILE_OFF = "off"
+"""``SOUNDLINK_RECONCILE``'s default: the DAGs have no reconciliation task."""
+
 LINK_STATS_GROUPING_NAMES = (UNGROUPED_TOTAL, *LINK_STATS_GROUPS)
 """How the settings name link-statistics groupings: ``total`` is the ungrouped daily total."""
 
@@ -111,8 +122,15 @@ class PipelineConfig:
     campaign_ids: tuple[str, ...] = ()
     export_shards: int = DEFAULT_EXPORT_SHARDS
     link_stats_groupings: tuple[str, ...] = ()
+    reconcile: str = RECONCILE_OFF
+    add_new_fields: bool = False
 
     def __post_init__(self) -> None:
+        if self.reconcile not in (RECONCILE_OFF, *ON_MISMATCH):
+            raise SoundlinkConfigurationError(
+                f"SOUNDLINK_RECONCILE={self.reconcile!r} is not a choice: give {RECONCILE_OFF}, "
+                f"{' or '.join(ON_MISMATCH)} (what a difference from Soundlink's overview does)"
+            )
         if not 1 <= self.export_shards <= MAX_EXPORT_SHARDS:
             raise SoundlinkConfigurationError(
                 f"SOUNDLINK_EXPORT_SHARDS={self.export_shards} is out of range: give a whole number from 1 "
@@ -140,6 +158,10 @@ class PipelineConfig:
             ),
             link_stats_groupings=parse_link_stats_groupings(
                 environ.get("SOUNDLINK_LINK_STATS_GROUPINGS", "")
+            ),
+            reconcile=setting("SOUNDLINK_RECONCILE", defaults.reconcile).lower(),
+            add_new_fields=parse_switch(
+                "SOUNDLINK_ADD_NEW_FIELDS", setting("SOUNDLINK_ADD_NEW_FIELDS", "false")
             ),
         )
 
@@ -170,6 +192,20 @@ class PipelineConfig:
             "location": Param(self.location, type="string", minLength=1, description="BigQuery location."),
             "bucket": Param(self.bucket, type="string", description="GCS bucket for the exported files."),
             "object_prefix": Param(self.object_prefix, type="string", description="GCS object prefix."),
+            **self._reconcile_params(),
+        }
+
+    def _reconcile_params(self) -> dict[str, Any]:
+        if self.reconcile == RECONCILE_OFF:
+            return {}
+        return {
+            "reconcile": Param(
+                self.reconcile,
+                type="string",
+                enum=list(ON_MISMATCH),
+                description="What a difference between the breakdown table's campaign totals and "
+                "Soundlink's overview does: fail the run, or warn.",
+            )
         }
 
     def link_stats_params(self) -> dict[str, Any]:
@@ -199,6 +235,14 @@ def parse_export_shards(text: str) -> int:
             f"SOUNDLINK_EXPORT_SHARDS={text!r} is not a whole number: give the number of export tasks per "
             f"export, 1 to {MAX_EXPORT_SHARDS}"
         ) from None
+
+
+def parse_switch(name: str, text: str) -> bool:
+    """An on/off setting: ``true`` or ``false`` (any case)."""
+    value = text.strip().lower()
+    if value not in ("true", "false"):
+        raise SoundlinkConfigurationError(f"{name}={text!r} is not a switch: give true or false")
+    return value == "true"
 
 
 def parse_link_stats_groupings(text: str) -> tuple[str, ...]:
@@ -324,6 +368,7 @@ def plan_exports(
     plan: dict[str, Any] = {
         "report_start_date": window.start.isoformat(),
         "report_end_date": window.end.isoformat(),
+        "campaign_ids": campaign_ids,
     }
     for shard in range(shards):
         plan[shard_key(shard)] = campaign_ids[shard::shards]
@@ -333,7 +378,8 @@ def plan_exports(
 
 def add_export_and_merge_tasks(config: PipelineConfig, plan: XComArg) -> None:
     """Per export: ``config.export_shards`` export tasks, each over its share of the planned campaigns,
-    then one MERGE of all their files.
+    then one MERGE of all their files; with ``SOUNDLINK_RECONCILE`` on, the breakdown's MERGE is followed by
+    a check of the planned campaigns' totals against Soundlink's overview.
 
     Call it inside the DAG's context, with the output of the task that returned :func:`plan_exports`
     (declared with ``multiple_outputs=True``).
@@ -356,7 +402,7 @@ def add_export_and_merge_tasks(config: PipelineConfig, plan: XComArg) -> None:
             )
             for shard in range(config.export_shards)
         ]
-        SoundlinkBigQueryMergeOperator(
+        merge = SoundlinkBigQueryMergeOperator(
             task_id=f"merge_{kind.value}",
             export=kind,
             manifest=[shard.output for shard in shards],
@@ -366,7 +412,22 @@ def add_export_and_merge_tasks(config: PipelineConfig, plan: XComArg) -> None:
             gcp_conn_id=config.gcp_conn_id,
             pool=MERGE_POOL,
             outlets=table_assets(config, kind),
+            add_new_fields=config.add_new_fields,
         )
+        if kind is ExportKind.BREAKDOWN and config.reconcile != RECONCILE_OFF:
+            merge >> SoundlinkReconcileOperator(
+                task_id="reconcile_breakdown",
+                campaign_ids=plan_outputs["campaign_ids"],
+                report_start_date=plan_outputs["report_start_date"],
+                report_end_date=plan_outputs["report_end_date"],
+                project_id="{{ params.project_id }}",
+                dataset_id="{{ params.dataset_id }}",
+                location="{{ params.location }}",
+                on_mismatch="{{ params.reconcile }}",
+                soundlink_conn_id=config.soundlink_conn_id,
+                gcp_conn_id=config.gcp_conn_id,
+                pool=API_POOL,
+            )
 
 
 def add_link_stats_tasks(config: PipelineConfig, plan: XComArg) -> None:
@@ -424,6 +485,7 @@ __all__ = [
     "DEFAULT_REVISION_DAYS",
     "LINK_STATS_GROUPING_NAMES",
     "MERGE_POOL",
+    "RECONCILE_OFF",
     "CampaignChoice",
     "PipelineConfig",
     "add_export_and_merge_tasks",

@@ -13,7 +13,7 @@ import datetime as dt
 import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 from airflow_provider_soundlink.client.errors import SoundlinkConfigurationError
 from airflow_provider_soundlink.exports import ExportKind
@@ -31,6 +31,9 @@ class ManifestEntry(TypedDict):
     uri: str
     row_count: int
     new_fields: list[str]
+    new_field_kinds: NotRequired[dict[str, list[str]]]
+    """Each new field's JSON kinds (see :mod:`airflow_provider_soundlink.new_fields`); absent from the
+    manifests of exports that carry no kinds, which count as unknown."""
 
 
 _ENTRY_TYPES: dict[str, type | tuple[type, ...]] = {
@@ -118,6 +121,15 @@ def _checked_entry(entry: object, position: int) -> ManifestEntry:
         row_count=entry["row_count"],
         new_fields=list(entry["new_fields"]),
     )
+    kinds = entry.get("new_field_kinds")
+    if kinds is not None:
+        if not isinstance(kinds, Mapping) or not all(
+            isinstance(name, str) and isinstance(seen, list) for name, seen in kinds.items()
+        ):
+            raise SoundlinkConfigurationError(
+                f"manifest entry {position} has new_field_kinds={kinds!r}; it maps field names to lists"
+            )
+        checked["new_field_kinds"] = {name: list(seen) for name, seen in kinds.items()}
     try:
         entry_window(checked)
     except ValueError as error:

@@ -130,14 +130,17 @@ class MergeStatement:
                 raise SoundlinkConfigurationError(
                     f"the scope of {column!r} must be a non-empty list of values, got {values!r}"
                 )
-            parameters.append(
-                {
-                    "name": scope_parameter(column),
-                    "parameterType": {"type": "ARRAY", "arrayType": {"type": "STRING"}},
-                    "parameterValue": {"arrayValues": [{"value": str(value)} for value in values]},
-                }
-            )
+            parameters.append(string_array_parameter(scope_parameter(column), values))
         return parameters
+
+
+def string_array_parameter(name: str, values: Sequence[object]) -> dict[str, Any]:
+    """A named ``ARRAY<STRING>`` query parameter in the BigQuery REST API's shape."""
+    return {
+        "name": name,
+        "parameterType": {"type": "ARRAY", "arrayType": {"type": "STRING"}},
+        "parameterValue": {"arrayValues": [{"value": str(value)} for value in values]},
+    }
 
 
 def scope_parameter(column: str) -> str:
@@ -164,8 +167,12 @@ def merge_statement(
     staging: TableRef,
     window: DateWindow,
     scope_columns: Sequence[str],
+    extra_columns: Sequence[str] = (),
 ) -> MergeStatement:
     """MERGE the rows of ``staging`` into ``target``, making the fresh export the truth for its scope.
+
+    ``extra_columns`` are columns of both tables beyond the table definition (new export fields added as
+    columns): they are carried like the defined ones, so a stored row that is kept keeps their values.
 
     The scope is the report dates of ``window`` x, for each of ``scope_columns`` (scope columns of the
     table definition), the values in the array parameter ``@scope_<column>``. Within it, per primary key:
@@ -186,7 +193,7 @@ def merge_statement(
             f"{list(table.scope_columns)}"
         )
     key = table.primary_key
-    exported = table.export_column_names
+    exported = [*table.export_column_names, *extra_columns]
     loaded_at = table.loaded_at_field
     stored_columns = [*exported, loaded_at]
 
@@ -199,7 +206,7 @@ def merge_statement(
         return "\n      AND ".join(conditions)
 
     def fresh_value(name: str) -> str:
-        if table.column(name).type != "NUMERIC":
+        if name in extra_columns or table.column(name).type != "NUMERIC":
             return name
         return f"CAST(ROUND({name}, {NUMERIC_SCALE}, '{ROUNDING_MODE}') AS NUMERIC) AS {name}"
 
@@ -250,3 +257,27 @@ def merge_statement(
 def _date_literal(day: dt.date) -> str:
     """A DATE literal: a constant expression, which is what prunes partitions (see the module docstring)."""
     return f"DATE '{day.isoformat()}'"
+
+
+def campaign_totals_query(
+    table: TableDefinition, target: TableRef, window: DateWindow, metrics: Sequence[str]
+) -> str:
+    """Per campaign in the array parameter ``@campaign_ids``, the sums of ``metrics`` over the report dates
+    of ``window``: one row per campaign that has rows. It reads only ``campaign_id``, the partitioning
+    column and the metrics, from the window's partitions alone (its date filter is a constant expression;
+    see the module docstring)."""
+    unknown = [name for name in metrics if name not in table.column_names]
+    if unknown or "campaign_id" not in table.column_names:
+        raise SoundlinkConfigurationError(
+            f"{table.name!r} has no campaign_id or no column {unknown}: campaign totals need both"
+        )
+    return "\n".join(
+        [
+            _wrapped("SELECT ", ["campaign_id", *(f"SUM({name}) AS {name}" for name in metrics)], ""),
+            f"FROM {target.quoted}",
+            f"WHERE {table.partition_field} BETWEEN {_date_literal(window.start)}"
+            f" AND {_date_literal(window.end)}",
+            "  AND campaign_id IN UNNEST(@campaign_ids)",
+            "GROUP BY campaign_id",
+        ]
+    )

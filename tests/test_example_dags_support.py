@@ -115,3 +115,20 @@ def test_an_unknown_link_stats_grouping_fails_naming_the_setting_and_the_choices
         PipelineConfig.from_environment({"SOUNDLINK_LINK_STATS_GROUPINGS": "country,city"})
     with pytest.raises(SoundlinkConfigurationError, match=r"param link_stats_groupings holds 'None'"):
         link_stats_groupings(["None"])
+
+
+def test_reconciliation_is_off_unless_the_environment_chooses_warn_or_fail() -> None:
+    assert PipelineConfig.from_environment({}).reconcile == "off"
+    assert "reconcile" not in PipelineConfig.from_environment({}).params()
+    config = PipelineConfig.from_environment({"SOUNDLINK_RECONCILE": " WARN "})
+    assert config.reconcile == "warn"
+    assert config.params()["reconcile"].value == "warn"
+    with pytest.raises(SoundlinkConfigurationError, match="SOUNDLINK_RECONCILE='always' is not a choice"):
+        PipelineConfig.from_environment({"SOUNDLINK_RECONCILE": "always"})
+
+
+def test_new_fields_become_columns_only_when_switched_on() -> None:
+    assert PipelineConfig.from_environment({}).add_new_fields is False
+    assert PipelineConfig.from_environment({"SOUNDLINK_ADD_NEW_FIELDS": "True"}).add_new_fields is True
+    with pytest.raises(SoundlinkConfigurationError, match="SOUNDLINK_ADD_NEW_FIELDS='yes' is not a switch"):
+        PipelineConfig.from_environment({"SOUNDLINK_ADD_NEW_FIELDS": "yes"})

@@ -11,6 +11,7 @@ from airflow_provider_soundlink.exports import ExportKind
 from airflow_provider_soundlink.schemas import table_definition
 from airflow_provider_soundlink.sql import (
     TableRef,
+    campaign_totals_query,
     merge_statement,
     validate_dataset,
     validate_project,
@@ -298,3 +299,29 @@ def test_invalid_table_names_are_refused_with_the_rule(table: str) -> None:
 def test_table_ref_validates_every_part() -> None:
     with pytest.raises(ValueError, match="dataset name 'bad-dataset'"):
         TableRef("my-project", "bad-dataset", "campaign_country_daily")
+
+
+def test_campaign_totals_text_is_pinned() -> None:
+    query = campaign_totals_query(
+        table_definition(ExportKind.BREAKDOWN),
+        TableRef("soundlink-local", "metrics", "campaign_country_daily"),
+        DateWindow(dt.date(2026, 6, 1), dt.date(2026, 6, 14)),
+        ["spend_media", "streams"],
+    )
+    assert query == (
+        "SELECT campaign_id, SUM(spend_media) AS spend_media, SUM(streams) AS streams\n"
+        "FROM `soundlink-local.metrics.campaign_country_daily`\n"
+        "WHERE report_date BETWEEN DATE '2026-06-01' AND DATE '2026-06-14'\n"
+        "  AND campaign_id IN UNNEST(@campaign_ids)\n"
+        "GROUP BY campaign_id"
+    )
+
+
+def test_campaign_totals_refuse_a_column_the_table_does_not_have() -> None:
+    with pytest.raises(ValueError, match=r"no column \['spend'\]"):
+        campaign_totals_query(
+            table_definition(ExportKind.BREAKDOWN),
+            TableRef("soundlink-local", "metrics", "campaign_country_daily"),
+            DateWindow(dt.date(2026, 6, 1), dt.date(2026, 6, 14)),
+            ["spend"],
+        )

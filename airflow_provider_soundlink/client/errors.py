@@ -312,3 +312,8 @@ class SoundlinkSchemaVersionError(SoundlinkFinalError):
                 request_id,
             )
         )
+
+
+class SoundlinkReconciliationError(SoundlinkFinalError):
+    """The table's campaign totals differ from Soundlink's overview beyond the tolerance; the message
+    holds a table of the differences."""

@@ -30,6 +30,7 @@ from airflow_provider_soundlink.client.errors import (
 )
 from airflow_provider_soundlink.client.transport import BodyReadError, iter_body
 from airflow_provider_soundlink.exports import SUPPORTED_SCHEMA_VERSIONS
+from airflow_provider_soundlink.new_fields import json_kind
 
 log = logging.getLogger("airflow_provider_soundlink.client")
 
@@ -50,8 +51,9 @@ class ExportSummary(NamedTuple):
     """What :meth:`~airflow_provider_soundlink.client.SoundlinkApi.download_export` wrote."""
 
     row_count: int
-    new_fields: frozenset[str]
-    """Field names the export's table definition does not know: a schema addition on Soundlink's side."""
+    new_fields: Mapping[str, frozenset[str]]
+    """Fields the export's table definition does not know (a schema addition on Soundlink's side), each
+    with the JSON kinds of its values (see :mod:`airflow_provider_soundlink.new_fields`)."""
     file_name: str
 
 
@@ -120,17 +122,23 @@ def copy_checked_export(
     export_fields: Collection[str],
     timeout: float,
     progress_interval: float,
-) -> tuple[int, frozenset[str]]:
+) -> tuple[int, dict[str, frozenset[str]]]:
     """Write one export response to ``fileobj``, every line checked as the module docstring says, and
-    return its row count and the field names outside ``export_fields``; closes the response.
+    return its row count and the fields outside ``export_fields`` with the JSON kinds of their values;
+    closes the response.
 
     Lines are written as received, each ending in a newline; blank lines are dropped. Runs of clean lines
     are checked and written whole (see :class:`_CleanBlockCheck`); a run that is not clean is checked
-    line by line, which names the line at fault or collects its new field names.
+    line by line, which names the line at fault or collects its new fields.
     """
     clean = _CleanBlockCheck(export_fields)
     known = frozenset(export_fields)
-    new_fields: set[str] = set()
+    new_fields: dict[str, set[str]] = {}
+
+    def note_new_fields(row: Mapping[str, Any]) -> None:
+        for name in row.keys() - known:
+            new_fields.setdefault(name, set()).add(json_kind(row[name]))
+
     with response:
         stream = _ExportStream(context, response, timeout, progress_interval)
         for block in stream.blocks():
@@ -142,14 +150,14 @@ def copy_checked_export(
             for raw in block.split(b"\n")[:-1]:
                 row = stream.line(checked_row, raw)
                 if row is not None:
-                    new_fields.update(row.keys() - known)
+                    note_new_fields(row)
                     fileobj.write(raw + b"\n")
         last = stream.last_line(checked_row)
         if last is not None:
-            new_fields.update(last.row.keys() - known)
+            note_new_fields(last.row)
             fileobj.write(last.raw + b"\n")
         stream.finish()
-    return stream.rows, frozenset(new_fields)
+    return stream.rows, {name: frozenset(kinds) for name, kinds in new_fields.items()}
 
 
 class _CleanBlockCheck:

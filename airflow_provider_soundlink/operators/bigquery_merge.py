@@ -22,10 +22,13 @@ from airflow_provider_soundlink.client.errors import SoundlinkConfigurationError
 from airflow_provider_soundlink.compat import AirflowSkipException, Asset, BaseOperator, Context
 from airflow_provider_soundlink.exports import ExportKind, export_kind
 from airflow_provider_soundlink.manifest import (
+    ManifestEntry,
     ManifestScope,
     flatten_manifests,
     manifest_scope,
 )
+from airflow_provider_soundlink.new_fields import COLUMN_NAME
+from airflow_provider_soundlink.new_fields import column_type as new_column_type
 from airflow_provider_soundlink.operators.arguments import is_template
 from airflow_provider_soundlink.operators.links import BigQueryTableLink
 from airflow_provider_soundlink.schemas import TableDefinition, table_definition
@@ -186,6 +189,10 @@ class SoundlinkBigQueryMergeOperator(BaseOperator):
     :param max_uris_per_load_job: source URIs per load job, at most BigQuery's 10,000.
     :param maximum_bytes_billed: fail the MERGE, without charge, if it would bill more bytes than this
         (``maximumBytesBilled``); None leaves the project's default.
+    :param add_new_fields: add the export fields the table definition does not know (listed in the
+        manifest) to the target as NULLABLE columns, typed by the rule in
+        :mod:`airflow_provider_soundlink.new_fields`, and load them; additive only. Off: they stay in GCS
+        and are ignored. Columns added by an earlier run are loaded and kept either way.
     :param merge_max_attempts: attempts of the MERGE when concurrent updates abort it.
     :param merge_retry_initial_wait: first wait before retrying an aborted MERGE; doubles each time.
     :param merge_retry_max_wait: the longest wait between two MERGE attempts.
@@ -216,6 +223,7 @@ class SoundlinkBigQueryMergeOperator(BaseOperator):
         staging_expiration: dt.timedelta = dt.timedelta(hours=6),
         max_uris_per_load_job: int = MAX_SOURCE_URIS_PER_LOAD_JOB,
         maximum_bytes_billed: int | None = None,
+        add_new_fields: bool = False,
         merge_max_attempts: int = 5,
         merge_retry_initial_wait: dt.timedelta = dt.timedelta(seconds=5),
         merge_retry_max_wait: dt.timedelta = dt.timedelta(minutes=2),
@@ -256,6 +264,7 @@ class SoundlinkBigQueryMergeOperator(BaseOperator):
         self.staging_expiration = staging_expiration
         self.max_uris_per_load_job = max_uris_per_load_job
         self.maximum_bytes_billed = maximum_bytes_billed
+        self.add_new_fields = add_new_fields
         self.merge_max_attempts = merge_max_attempts
         self.merge_retry_initial_wait = merge_retry_initial_wait
         self.merge_retry_max_wait = merge_retry_max_wait
@@ -307,10 +316,21 @@ class SoundlinkBigQueryMergeOperator(BaseOperator):
             scope.window,
             target,
         )
-        self._create_staging_table(hook, table, staging, location)
+        extra_columns = self._extra_columns(hook, table, target, entries, location)
+        staging_schema = [*table.staging_schema(), *extra_columns]
+        self._create_staging_table(hook, table, staging, staging_schema, location)
         try:
-            rows_loaded = self._load(hook, context, table, staging, uris, location)
-            rows_affected = self._merge(hook, context, table, target, staging, scope, location)
+            rows_loaded = self._load(hook, context, staging, staging_schema, uris, location)
+            rows_affected = self._merge(
+                hook,
+                context,
+                table,
+                target,
+                staging,
+                scope,
+                [column["name"] for column in extra_columns],
+                location,
+            )
         finally:
             hook.delete_table(table_id=str(staging), not_found_ok=True, project_id=staging.project)
         self.log.info(
@@ -383,8 +403,77 @@ class SoundlinkBigQueryMergeOperator(BaseOperator):
                     "Export to a bucket in the dataset's location, or load into a dataset in the bucket's"
                 )
 
+    def _extra_columns(
+        self,
+        hook: BigQueryHook,
+        table: TableDefinition,
+        target: TableRef,
+        entries: Sequence[ManifestEntry],
+        location: str,
+    ) -> list[dict[str, str]]:
+        """The target's columns beyond the table definition, after adding the manifest's new fields as
+        NULLABLE columns when ``add_new_fields`` is on."""
+        from google.cloud.bigquery import SchemaField
+
+        client = hook.get_client(project_id=target.project, location=location)
+        stored = client.get_table(str(target))
+        defined = {name.lower() for name in table.column_names}
+        existing = {field.name.lower() for field in stored.schema}
+        additions = self._new_columns(entries, existing) if self.add_new_fields else {}
+        if additions:
+            stored.schema = [
+                *stored.schema,
+                *(
+                    SchemaField(name, column_type, mode="NULLABLE", description=NEW_COLUMN_DESCRIPTION)
+                    for name, column_type in additions.items()
+                ),
+            ]
+            stored = client.update_table(stored, ["schema"])
+            self.log.info(
+                "Added new export fields to %s as NULLABLE columns: %s",
+                target,
+                ", ".join(f"{name} {column_type}" for name, column_type in additions.items()),
+            )
+        return [
+            {"name": field.name, "type": field.field_type, "mode": "NULLABLE"}
+            for field in stored.schema
+            if field.name.lower() not in defined
+        ]
+
+    def _new_columns(self, entries: Sequence[ManifestEntry], existing: set[str]) -> dict[str, str]:
+        """The manifest's new fields that get a column now, with its type (see :mod:`.new_fields`)."""
+        kinds: dict[str, set[str]] = {}
+        unknown: set[str] = set()
+        for entry in entries:
+            entry_kinds = entry.get("new_field_kinds")
+            for name in entry["new_fields"]:
+                if entry_kinds is None or name not in entry_kinds:
+                    unknown.add(name)
+                else:
+                    kinds.setdefault(name, set()).update(entry_kinds[name])
+        columns: dict[str, str] = {}
+        for name in sorted(kinds.keys() | unknown):
+            if name.lower() in existing:
+                continue
+            reason = _unusable_column_name(name)
+            if reason is None and name in unknown:
+                reason = "its export did not record the kinds of its values; export it again"
+            column_type = None if reason else new_column_type(kinds[name])
+            if reason is None and column_type is None:
+                reason = "every value is null so far"
+            if reason:
+                self.log.warning("New export field %r gets no column: %s", name, reason)
+                continue
+            columns[name] = str(column_type)
+        return columns
+
     def _create_staging_table(
-        self, hook: BigQueryHook, table: TableDefinition, staging: TableRef, location: str
+        self,
+        hook: BigQueryHook,
+        table: TableDefinition,
+        staging: TableRef,
+        schema: list[dict[str, str]],
+        location: str,
     ) -> None:
         expires_at = dt.datetime.now(dt.timezone.utc) + self.staging_expiration
         hook.create_table(
@@ -392,7 +481,7 @@ class SoundlinkBigQueryMergeOperator(BaseOperator):
             table_id=staging.table,
             table_resource={
                 "description": f"Staging for a load into {table.name}; dropped after the MERGE.",
-                "schema": {"fields": table.staging_schema()},
+                "schema": {"fields": schema},
                 "expirationTime": str(int(expires_at.timestamp() * 1000)),
             },
             project_id=staging.project,
@@ -431,8 +520,8 @@ class SoundlinkBigQueryMergeOperator(BaseOperator):
         self,
         hook: BigQueryHook,
         context: Context,
-        table: TableDefinition,
         staging: TableRef,
+        schema: list[dict[str, str]],
         uris: Sequence[str],
         location: str,
     ) -> int:
@@ -442,7 +531,7 @@ class SoundlinkBigQueryMergeOperator(BaseOperator):
                 "load": {
                     "sourceUris": list(uris[start : start + self.max_uris_per_load_job]),
                     "sourceFormat": "NEWLINE_DELIMITED_JSON",
-                    "schema": {"fields": table.staging_schema()},
+                    "schema": {"fields": schema},
                     "destinationTable": {
                         "projectId": staging.project,
                         "datasetId": staging.dataset,
@@ -465,9 +554,17 @@ class SoundlinkBigQueryMergeOperator(BaseOperator):
         target: TableRef,
         staging: TableRef,
         scope: ManifestScope,
+        extra_columns: Sequence[str],
         location: str,
     ) -> int:
-        statement = merge_statement(table, target, staging, scope.window, scope_columns=tuple(scope.values))
+        statement = merge_statement(
+            table,
+            target,
+            staging,
+            scope.window,
+            scope_columns=tuple(scope.values),
+            extra_columns=extra_columns,
+        )
         configuration: dict[str, Any] = {
             "query": {
                 "query": statement.sql,
@@ -506,6 +603,21 @@ class SoundlinkBigQueryMergeOperator(BaseOperator):
             wait,
             error,
         )
+
+
+NEW_COLUMN_DESCRIPTION = "A Soundlink export field added by airflow-provider-soundlink (add_new_fields)."
+_RESERVED_COLUMN_PREFIXES = ("_TABLE_", "_FILE_", "_PARTITION", "_ROW_TIMESTAMP", "__ROOT__", "_COLON_")
+"""Prefixes BigQuery refuses for column names ("Column names")."""
+
+
+def _unusable_column_name(name: str) -> str | None:
+    if not COLUMN_NAME.fullmatch(name):
+        return (
+            "BigQuery column names are at most 300 letters, digits and underscores, not starting with a digit"
+        )
+    if name.upper().startswith(_RESERVED_COLUMN_PREFIXES):
+        return f"BigQuery reserves the prefixes {', '.join(_RESERVED_COLUMN_PREFIXES)}"
+    return None
 
 
 def _describe_scope(scope: ManifestScope) -> str:

@@ -170,6 +170,9 @@ class SoundlinkExportToGCSOperator(BaseOperator):
                             uri=uri,
                             row_count=summary.row_count,
                             new_fields=sorted(summary.new_fields),
+                            new_field_kinds={
+                                name: sorted(kinds) for name, kinds in sorted(summary.new_fields.items())
+                            },
                         )
                     )
         self._warn_about_new_fields(table.name, manifest)

@@ -83,7 +83,7 @@ def _corrupt_line(lines: Iterable[str], at_line: int) -> Iterator[str]:
         yield line[: len(line) // 2] + "\n" if number == at_line else line
 
 
-def _with_extra_field(lines: Iterable[str], name: str, value: str) -> Iterator[str]:
+def _with_extra_field(lines: Iterable[str], name: str, value: object) -> Iterator[str]:
     extra = f", {json.dumps(name)}: {json.dumps(value)}}}\n"
     for line in lines:
         yield line.rstrip("\n")[:-1] + extra

@@ -61,7 +61,8 @@ class FaultKind(str, enum.Enum):
     SCHEMA_VERSION = "schema_version"
     """Rows carry ``version`` as their schema_version."""
     EXTRA_FIELD = "extra_field"
-    """Every export row carries one more field, ``field``, set to the string ``value``: a newer schema."""
+    """Every export row carries one more field, ``field``, set to ``value`` (any JSON value): a newer
+    schema."""
     UNFRAMED = "unframed"
     """Send the export with neither ``Transfer-Encoding: chunked`` nor Content-Length, and ``Connection:
     close``: the body ends where the connection does. ``row_count_header`` (default true) false also
@@ -115,7 +116,7 @@ _HEADER_VALUE = _Rule(
 @dataclass(frozen=True)
 class _Parameter:
     type: type
-    """int, float (any finite number), str or bool."""
+    """int, float (any finite number), str, bool, or object (any JSON value)."""
     required: bool = True
     default: Any = None
     """Filled in when an optional parameter is left out; None leaves it out of the options."""
@@ -140,7 +141,7 @@ _PARAMETERS: dict[FaultKind, dict[str, _Parameter]] = {
     FaultKind.SHORT: {"missing_lines": _Parameter(int, rule=_at_least(1))},
     FaultKind.BAD_LINE: {"at_line": _Parameter(int, rule=_at_least(1))},
     FaultKind.SCHEMA_VERSION: {"version": _Parameter(str)},
-    FaultKind.EXTRA_FIELD: {"field": _Parameter(str), "value": _Parameter(str)},
+    FaultKind.EXTRA_FIELD: {"field": _Parameter(str), "value": _Parameter(object)},
     FaultKind.UNFRAMED: {"row_count_header": _Parameter(bool, required=False, default=True)},
     FaultKind.TRICKLE: {"bytes_per_second": _Parameter(float, rule=_greater_than(0))},
     FaultKind.ECHO_KEY: {},
@@ -212,6 +213,8 @@ def _checked(kind: FaultKind, name: str, value: Any, parameter: _Parameter) -> A
         valid_type, described = isinstance(value, str), "a string"
     elif expected is int:
         valid_type, described = isinstance(value, int) and not isinstance(value, bool), "an integer"
+    elif expected is object:
+        valid_type, described = True, "a JSON value"  # the fault spec arrived as JSON
     else:
         # JSON lets NaN and Infinity through; neither is a delay or a rate.
         valid_type = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

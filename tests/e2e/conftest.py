@@ -25,6 +25,8 @@ class DagsEnvironment:
 
     airflow: AirflowEnvironment
     bucket: str
+    reconcile: str
+    """``SOUNDLINK_RECONCILE``: whether the breakdown's MERGE is followed by its check, and what it does."""
 
 
 def make_dags_environment(
@@ -35,9 +37,10 @@ def make_dags_environment(
     sandbox_process: SandboxProcess,
     database_url: str | None = None,
     deployment: Mapping[str, str] | None = None,
+    reconcile: str = "off",
 ) -> DagsEnvironment:
     """``database_url`` and ``deployment`` (executor settings) default to SQLite and each version's
-    local executor."""
+    local executor; ``reconcile`` is the DAGs' ``SOUNDLINK_RECONCILE``."""
     bucket = gcp_emulators.create_bucket(f"dags-{venv.name}")
     settings = {
         "STORAGE_EMULATOR_HOST": gcp_emulators.gcs_url,
@@ -47,22 +50,31 @@ def make_dags_environment(
             sandbox_process.base_url, pseudonymisation_key=PSEUDONYMISATION_KEY
         ),
         # Tests choose the dataset per run (conf "dataset_id"); this one only names the MERGE outlets.
-        **dag_settings(project=GCP_PROJECT, dataset="outlets", bucket=bucket, export_shards=export_shards),
+        **dag_settings(
+            project=GCP_PROJECT,
+            dataset="outlets",
+            bucket=bucket,
+            export_shards=export_shards,
+            reconcile=reconcile,
+        ),
         **(deployment or {}),
     }
     home = tmp_path_factory.mktemp(f"airflow-{venv.name}")
     airflow = AirflowEnvironment(venv, home, DAGS_FOLDER, settings, database_url)
     airflow.migrate()
     airflow.import_pools(POOLS, "Soundlink end-to-end tests")
-    return DagsEnvironment(airflow, bucket)
+    return DagsEnvironment(airflow, bucket, reconcile)
 
 
 @pytest.fixture(scope="session")
 def airflow3(
     tmp_path_factory: pytest.TempPathFactory, gcp_emulators: GcpEmulators, _sandbox_process: SandboxProcess
 ) -> DagsEnvironment:
-    # Two shards: the tests' two campaigns land in different export tasks.
-    return make_dags_environment(AIRFLOW3_VENV, 2, tmp_path_factory, gcp_emulators, _sandbox_process)
+    # Two shards: the tests' two campaigns land in different export tasks. Every run checks its breakdown
+    # against the overview and fails on a difference.
+    return make_dags_environment(
+        AIRFLOW3_VENV, 2, tmp_path_factory, gcp_emulators, _sandbox_process, reconcile="fail"
+    )
 
 
 @pytest.fixture(scope="session")

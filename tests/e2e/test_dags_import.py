@@ -30,6 +30,7 @@ def parsed(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         "SOUNDLINK_BIGQUERY_DATASET": "metrics",
         "SOUNDLINK_CAMPAIGN_IDS": "camp_a, camp_b,camp_a",
         "SOUNDLINK_EXPORT_SHARDS": str(EXPORT_SHARDS),
+        "SOUNDLINK_RECONCILE": "warn",
     }
     return parse_dags(venv / "bin" / "python", tmp_path_factory.mktemp(venv.name), environment)
 
@@ -59,7 +60,9 @@ def test_a_fixed_number_of_unmapped_export_shards_then_one_merge_per_export(
     export_tasks = [task_id for shard_ids in shards.values() for task_id in shard_ids]
     merge_tasks = [f"merge_{export}" for export in TABLES]
     link_stats_tasks = LINK_STATS_TASKS if dag_id == "soundlink_metrics_daily" else []
-    assert sorted(tasks) == sorted(["plan_campaign_exports", *merge_tasks, *export_tasks, *link_stats_tasks])
+    assert sorted(tasks) == sorted(
+        ["plan_campaign_exports", *merge_tasks, *export_tasks, *link_stats_tasks, "reconcile_breakdown"]
+    )
     assert not any(task["mapped"] for task in tasks.values())
     for export, table in TABLES.items():
         for shard in shards[export]:
@@ -85,3 +88,14 @@ def test_the_daily_dags_link_stats_are_one_export_and_one_merge_after_a_short_ci
     assert tasks["merge_link_stats"]["upstream"] == ["export_link_stats"]
     assert tasks["merge_link_stats"]["pool"] == "soundlink_bigquery_merge"
     assert tasks["merge_link_stats"]["outlets"] == ["bigquery://soundlink-local/metrics/link_clicks_daily"]
+
+
+@pytest.mark.parametrize("dag_id", ["soundlink_metrics_daily", "soundlink_metrics_backfill"])
+def test_with_reconciliation_on_the_breakdown_merge_is_followed_by_its_check(
+    parsed: dict[str, Any], dag_id: str
+) -> None:
+    dag = parsed["dags"][dag_id]
+    reconcile = dag["tasks"]["reconcile_breakdown"]
+    assert reconcile["upstream"] == ["merge_breakdown", "plan_campaign_exports"]
+    assert reconcile["pool"] == "soundlink_api"
+    assert "reconcile" in dag["params"]

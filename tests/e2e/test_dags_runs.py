@@ -78,6 +78,12 @@ def test_a_manual_daily_run_loads_the_day_before_its_date_and_the_seven_before_a
     assert {row["group_by"] for row in link_stats} == set(LINK_STATS_GROUPINGS)
     assert warehouse.link_stats() == link_stats
     assert_links_point_at_the_tables_and_folders(any_airflow, run.run_id, warehouse)
+    if any_airflow.reconcile != "off":
+        airflow = any_airflow.airflow
+        planned = airflow.xcom_values(DAILY_DAG, run.run_id, "campaign_ids")["plan_campaign_exports"]
+        checked = airflow.xcom_values(DAILY_DAG, run.run_id, "return_value")["reconcile_breakdown"]
+        assert (checked["campaigns"], checked["differences"]) == (len(planned), [])
+        assert planned
     assert_no_raw_personal_data_anywhere(any_airflow, warehouse, personal_values(days(window)))
     first = {kind: warehouse.stored(kind) for kind in counts}
 

@@ -42,7 +42,7 @@ def response(body: bytes, row_count: int | None = None) -> requests.Response:
     return answer
 
 
-def copy(body: bytes, row_count: int | None = None) -> tuple[int, frozenset[str], bytes]:
+def copy(body: bytes, row_count: int | None = None) -> tuple[int, dict[str, frozenset[str]], bytes]:
     target = io.BytesIO()
     rows, new_fields = copy_checked_export(
         CONTEXT,
@@ -63,23 +63,24 @@ def read_bytes(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) 
 
 def test_clean_lines_are_copied_byte_for_byte(read_bytes: int) -> None:
     body = b"".join(row(number) + b"\n" for number in range(50))
-    assert copy(body, row_count=50) == (50, frozenset(), body)
+    assert copy(body, row_count=50) == (50, {}, body)
 
 
 def test_a_last_line_without_newline_is_a_row_and_gets_one(read_bytes: int) -> None:
     body = b"\n".join(row(number) for number in range(5))
-    assert copy(body) == (5, frozenset(), body + b"\n")
+    assert copy(body) == (5, {}, body + b"\n")
 
 
 def test_blank_lines_are_dropped_and_other_line_ends_kept(read_bytes: int) -> None:
     body = row(1) + b"\n\n" + row(2) + b"\r\n" + b"   \n" + row(3) + b"\n"
-    assert copy(body, row_count=3) == (3, frozenset(), row(1) + b"\n" + row(2) + b"\r\n" + row(3) + b"\n")
+    assert copy(body, row_count=3) == (3, {}, row(1) + b"\n" + row(2) + b"\r\n" + row(3) + b"\n")
 
 
-def test_fields_outside_the_table_are_named_and_kept(read_bytes: int) -> None:
-    lines = [row(1), row(2, audience_segment="fans"), row(3), row(4, mood="calm")]
+def test_fields_outside_the_table_are_named_with_the_kinds_of_their_values_and_kept(read_bytes: int) -> None:
+    lines = [row(1), row(2, audience_segment="fans"), row(3, audience_segment=7), row(4, mood=1.5)]
     body = b"\n".join(lines) + b"\n"
-    assert copy(body) == (4, frozenset({"audience_segment", "mood"}), body)
+    new_fields = {"audience_segment": frozenset({"string", "integer"}), "mood": frozenset({"number"})}
+    assert copy(body) == (4, new_fields, body)
 
 
 @pytest.mark.parametrize(
@@ -140,4 +141,4 @@ def test_clean_lines_are_not_parsed_one_by_one(read_bytes: int, monkeypatch: pyt
 
     monkeypatch.setattr(exports, "checked_row", parse_one_line)
     body = b"".join(row(number) + b"\n" for number in range(50))
-    assert copy(body, row_count=50) == (50, frozenset(), body)
+    assert copy(body, row_count=50) == (50, {}, body)

@@ -116,7 +116,7 @@ def test_download_writes_lines_and_summarises(
     assert written.endswith(b"\n")
     assert [json.loads(line, parse_float=decimal.Decimal) for line in written.splitlines()] == expected
     assert summary.row_count == len(expected)
-    assert summary.new_fields == frozenset()
+    assert summary.new_fields == {}
     assert summary.file_name == f"engagement_{playlist_campaign}_2026-06-05_2026-06-20.jsonl"
 
 

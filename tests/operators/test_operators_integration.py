@@ -6,9 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -17,35 +14,30 @@ from airflow.providers.google.cloud.hooks.bigquery import BigQueryHook
 from airflow.providers.google.cloud.hooks.gcs import GCSHook
 from bigquery_rules import BigQueryWouldReject, check_rows
 from google.api_core.exceptions import BadRequest
-from google.cloud import bigquery
+from operator_pipeline import (
+    CAMPAIGNS,
+    ENDED_CAMPAIGN,
+    LONG_ENDED_CAMPAIGN,
+    PLAYLIST_CAMPAIGN,
+    RECENT_WINDOW,
+    TRACK_CAMPAIGN,
+    TRUTH,
+    YESTERDAY,
+    Pipeline,
+    primary_key,
+    truth_rows,
+)
 from stand_ins import SANDBOX_TODAY, services
 from stored_rows import as_stored
 from task_context import task_context
 
 from airflow_provider_soundlink.client.errors import SoundlinkStreamError
 from airflow_provider_soundlink.exports import ExportKind
-from airflow_provider_soundlink.manifest import ManifestEntry
-from airflow_provider_soundlink.operators import SoundlinkBigQueryMergeOperator, SoundlinkExportToGCSOperator
+from airflow_provider_soundlink.operators import SoundlinkExportToGCSOperator
 from airflow_provider_soundlink.operators.links import BigQueryTableLink
 from airflow_provider_soundlink.sandbox.data import SandboxData
 from airflow_provider_soundlink.sandbox.testing import SandboxProcess
-from airflow_provider_soundlink.schemas import TableDefinition, table_definition
-
-TRUTH = SandboxData()
-CAMPAIGNS = {campaign["campaignId"]: campaign for campaign in TRUTH.campaigns(SANDBOX_TODAY)}
-# Running with catalog engagement, id a UUID.
-TRACK_CAMPAIGN = "39797175-8a5d-4eba-b281-86bed32ce2ac"
-# Running with playlist engagement, id camp_...
-PLAYLIST_CAMPAIGN = "camp_medanery0y5l"
-# Its last report date is 2026-05-07, inside the long window below.
-ENDED_CAMPAIGN = "camp_aesuou0yx3p5"
-# No rows since July 2025.
-LONG_ENDED_CAMPAIGN = "camp_y1mvo2ctovlv"
-
-YESTERDAY = SANDBOX_TODAY - dt.timedelta(days=1)
-RECENT_WINDOW = (dt.date(2026, 6, 1), YESTERDAY)
-
-Row = dict[str, Any]
+from airflow_provider_soundlink.schemas import table_definition
 
 
 def test_campaign_constants_match_the_sandbox() -> None:
@@ -53,131 +45,6 @@ def test_campaign_constants_match_the_sandbox() -> None:
     assert CAMPAIGNS[PLAYLIST_CAMPAIGN]["lastReportDate"] == YESTERDAY
     assert CAMPAIGNS[ENDED_CAMPAIGN]["lastReportDate"] == dt.date(2026, 5, 7)
     assert CAMPAIGNS[LONG_ENDED_CAMPAIGN]["lastReportDate"] == dt.date(2025, 7, 7)
-
-
-def primary_key(table: TableDefinition, row: Row) -> tuple[Any, ...]:
-    return tuple(row[name] for name in table.primary_key)
-
-
-def truth_rows(
-    kind: ExportKind,
-    campaign_ids: Sequence[str],
-    window: tuple[dt.date, dt.date],
-    today: dt.date,
-    engagement_context: str | None = None,
-) -> dict[tuple[Any, ...], Row]:
-    table = table_definition(kind)
-    rows: list[Row] = []
-    for campaign_id in campaign_ids:
-        if kind is ExportKind.BREAKDOWN:
-            rows += TRUTH.breakdown_rows(campaign_id, *window, today)
-        else:
-            rows += TRUTH.engagement_rows(campaign_id, *window, today, engagement_context)
-    return {primary_key(table, as_stored(table, row)): as_stored(table, row) for row in rows}
-
-
-@dataclass
-class Pipeline:
-    """A fresh bucket and dataset, and the two operators run against them as a task would run them."""
-
-    project: str
-    bucket: str
-    dataset: str
-    sandbox: SandboxProcess
-    connection: dict[str, Any]
-    monkeypatch: pytest.MonkeyPatch
-
-    @property
-    def client(self) -> bigquery.Client:
-        return BigQueryHook(use_legacy_sql=False).get_client(project_id=self.project)
-
-    def export(
-        self,
-        kind: ExportKind,
-        campaign_ids: Sequence[str],
-        window: tuple[dt.date, dt.date],
-        engagement_context: str | None = None,
-    ) -> list[ManifestEntry]:
-        operator = SoundlinkExportToGCSOperator(
-            task_id=f"export_{kind.value}",
-            export=kind,
-            campaign_ids=list(campaign_ids),
-            report_start_date=window[0].isoformat(),
-            report_end_date=window[1],
-            bucket=self.bucket,
-            engagement_context=engagement_context,
-        )
-        return operator.execute(task_context(operator.task_id))
-
-    def merge(self, kind: ExportKind, manifest: Any, context: Any = None, **options: Any) -> dict[str, Any]:
-        """Runs the merge operator as a new task try, or as ``context``'s try again."""
-        operator = SoundlinkBigQueryMergeOperator(
-            task_id=f"merge_{kind.value}",
-            export=kind.value,
-            manifest=manifest,
-            project_id=self.project,
-            dataset_id=self.dataset,
-            **options,
-        )
-        return operator.execute(context or task_context(operator.task_id))
-
-    def run(
-        self,
-        kind: ExportKind,
-        campaign_ids: Sequence[str],
-        window: tuple[dt.date, dt.date],
-        engagement_context: str | None = None,
-    ) -> dict[str, Any]:
-        return self.merge(kind, [self.export(kind, campaign_ids, window, engagement_context)])
-
-    def stored(self, kind: ExportKind) -> dict[tuple[Any, ...], Row]:
-        """Every stored row by primary key, with the load time the MERGE stamps."""
-        table = table_definition(kind)
-        return {primary_key(table, row): row for row in self.stored_table(table.name)}
-
-    def stored_table(self, table_id: str) -> list[Row]:
-        rows = self.client.list_rows(f"{self.project}.{self.dataset}.{table_id}")
-        return sorted((dict(row.items()) for row in rows), key=repr)
-
-    def stored_exports(self, kind: ExportKind) -> dict[tuple[Any, ...], Row]:
-        """The stored rows without the load time: exactly what the export delivered."""
-        loaded_at = table_definition(kind).loaded_at_field
-        return {
-            key: {name: value for name, value in row.items() if name != loaded_at}
-            for key, row in self.stored(kind).items()
-        }
-
-    def tables(self) -> list[str]:
-        return sorted(table.table_id for table in self.client.list_tables(f"{self.project}.{self.dataset}"))
-
-    def objects(self) -> list[str]:
-        return sorted(GCSHook().list(bucket_name=self.bucket))
-
-    def job_types(self) -> dict[str, str]:
-        return {job.job_id: job.job_type for job in self.client.list_jobs(project=self.project)}
-
-    def retry_exports_once(self) -> None:
-        """Let the hook fetch a broken window twice at most, so a fault that outlasts that fails quickly."""
-        connection = {**self.connection, "extra": {"max_attempts": 2}}
-        self.monkeypatch.setenv("AIRFLOW_CONN_SOUNDLINK_DEFAULT", json.dumps(connection))
-
-
-@pytest.fixture
-def pipeline(
-    gcp_emulators: Any,
-    sandbox: SandboxProcess,
-    soundlink_connection: dict[str, Any],
-    monkeypatch: pytest.MonkeyPatch,
-) -> Pipeline:
-    return Pipeline(
-        project=gcp_emulators.project,
-        bucket=gcp_emulators.create_bucket("soundlink-exports"),
-        # Not created here: the merge operator creates a missing dataset.
-        dataset=f"soundlink_{uuid.uuid4().hex[:8]}",
-        sandbox=sandbox,
-        connection=soundlink_connection,
-        monkeypatch=monkeypatch,
-    )
 
 
 def test_a_long_window_lands_as_the_sandbox_truth_with_one_load_and_one_merge(pipeline: Pipeline) -> None:
@@ -447,6 +314,97 @@ def test_an_unknown_field_is_kept_in_gcs_reported_and_ignored_by_the_load(
     assert json.loads(first_line)["audience_segment"] == "fans"
 
     pipeline.merge(ExportKind.BREAKDOWN, manifest)
+    assert pipeline.stored_exports(ExportKind.BREAKDOWN) == truth_rows(
+        ExportKind.BREAKDOWN, [TRACK_CAMPAIGN], RECENT_WINDOW, SANDBOX_TODAY
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "kind", "column_type", "stored"),
+    [
+        ("fans", "string", "STRING", "fans"),
+        (42, "integer", "INTEGER", 42),
+        (True, "boolean", "BOOLEAN", True),
+        (1.25, "number", "BIGNUMERIC", Decimal("1.25")),
+        ({"tier": "gold"}, "object", "JSON", {"tier": "gold"}),
+    ],
+)
+def test_with_add_new_fields_a_new_field_arrives_as_a_nullable_column_of_its_kind(
+    pipeline: Pipeline, value: object, kind: str, column_type: str, stored: object
+) -> None:
+    pipeline.sandbox.add_fault(
+        kind="extra_field", path="/breakdown/export", field="audience_segment", value=value, count=100
+    )
+    manifest = pipeline.export(ExportKind.BREAKDOWN, [TRACK_CAMPAIGN], RECENT_WINDOW)
+    assert manifest[0]["new_field_kinds"] == {"audience_segment": [kind]}
+
+    pipeline.merge(ExportKind.BREAKDOWN, manifest, add_new_fields=True)
+
+    schema = pipeline.client.get_table(f"{pipeline.project}.{pipeline.dataset}.campaign_country_daily").schema
+    added = [(field.name, field.field_type, field.mode) for field in schema][-1]
+    assert added == ("audience_segment", column_type, "NULLABLE")
+    rows = pipeline.stored_exports(ExportKind.BREAKDOWN)
+    assert {
+        key: {**row, "audience_segment": stored}
+        for key, row in truth_rows(
+            ExportKind.BREAKDOWN, [TRACK_CAMPAIGN], RECENT_WINDOW, SANDBOX_TODAY
+        ).items()
+    } == rows
+
+
+def test_an_added_column_stays_and_a_later_export_without_the_field_leaves_it_null_in_its_scope_only(
+    pipeline: Pipeline,
+) -> None:
+    pipeline.sandbox.add_fault(
+        kind="extra_field", path="/breakdown/export", field="audience_segment", value="fans", count=100
+    )
+    pipeline.merge(
+        ExportKind.BREAKDOWN,
+        pipeline.export(ExportKind.BREAKDOWN, [TRACK_CAMPAIGN], RECENT_WINDOW),
+        add_new_fields=True,
+    )
+    pipeline.sandbox.clear_faults()
+    later = (dt.date(2026, 6, 10), YESTERDAY)
+
+    pipeline.run(ExportKind.BREAKDOWN, [TRACK_CAMPAIGN], later)
+
+    rows = pipeline.stored_exports(ExportKind.BREAKDOWN)
+    assert (
+        rows.keys() == truth_rows(ExportKind.BREAKDOWN, [TRACK_CAMPAIGN], RECENT_WINDOW, SANDBOX_TODAY).keys()
+    )
+    segments = {key[2]: row["audience_segment"] for key, row in rows.items()}
+    assert {day for day, segment in segments.items() if segment is None} == {
+        later[0] + dt.timedelta(days=offset) for offset in range((later[1] - later[0]).days + 1)
+    }
+    assert {segment for day, segment in segments.items() if day < later[0]} == {"fans"}
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "reason"),
+    [
+        ("audience_segment", None, "every value is null so far"),
+        ("audience-segment", "fans", "BigQuery column names are at most 300 letters"),
+        ("_PARTITIONTIME_2", "fans", "BigQuery reserves the prefixes"),
+    ],
+)
+def test_a_new_field_that_cannot_be_a_column_is_named_in_a_warning_and_left_in_gcs(
+    pipeline: Pipeline,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+    field: str,
+    value: object,
+    reason: str,
+) -> None:
+    pipeline.sandbox.add_fault(
+        kind="extra_field", path="/breakdown/export", field=field, value=value, count=100
+    )
+    manifest = pipeline.export(ExportKind.BREAKDOWN, [TRACK_CAMPAIGN], RECENT_WINDOW)
+
+    with caplog.at_level(logging.WARNING):
+        pipeline.merge(ExportKind.BREAKDOWN, manifest, add_new_fields=True)
+
+    logs = caplog.text + capsys.readouterr().out
+    assert f"New export field {field!r} gets no column: {reason}" in logs
     assert pipeline.stored_exports(ExportKind.BREAKDOWN) == truth_rows(
         ExportKind.BREAKDOWN, [TRACK_CAMPAIGN], RECENT_WINDOW, SANDBOX_TODAY
     )

@@ -119,12 +119,15 @@ def test_schema_version_fault_on_export_and_listing(
     } == {"1.0"}
 
 
-def test_extra_field_fault_adds_a_field_to_every_export_row(client: SandboxClient, export_path: str) -> None:
+@pytest.mark.parametrize("value", ["fans", 42, 1.25, True, None, {"tier": "gold"}, [1, 2]])
+def test_extra_field_fault_adds_a_field_of_any_json_value_to_every_export_row(
+    client: SandboxClient, export_path: str, value: object
+) -> None:
     plain = [json.loads(line) for line in get_export(client, export_path).content.splitlines()]
-    client.process.add_fault(path="/metrics/", kind="extra_field", field="audience_segment", value="fans")
+    client.process.add_fault(path="/metrics/", kind="extra_field", field="audience_segment", value=value)
     widened = [json.loads(line) for line in get_export(client, export_path).content.splitlines()]
     assert len(widened) == len(plain) > 0
-    assert [{**row, "audience_segment": "fans"} for row in plain] == widened
+    assert [{**row, "audience_segment": value} for row in plain] == widened
 
 
 def test_body_faults_wait_for_a_stream_and_ignore_refused_requests(

@@ -32,10 +32,17 @@ Key = tuple[Any, ...]
 
 
 def dag_settings(
-    *, project: str, dataset: str, bucket: str, export_shards: int, campaign_ids: Sequence[str] = ()
+    *,
+    project: str,
+    dataset: str,
+    bucket: str,
+    export_shards: int,
+    campaign_ids: Sequence[str] = (),
+    reconcile: str = "off",
 ) -> dict[str, str]:
     """The environment variables the example DAGs take their configuration from."""
     return {
+        "SOUNDLINK_RECONCILE": reconcile,
         "SOUNDLINK_BIGQUERY_PROJECT": project,
         "SOUNDLINK_BIGQUERY_DATASET": dataset,
         "SOUNDLINK_GCS_BUCKET": bucket,
