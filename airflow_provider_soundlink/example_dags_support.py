@@ -376,6 +376,27 @@ def plan_exports(
     return plan
 
 
+GCS_FROM_PARAMS: dict[str, Any] = {
+    "bucket": "{{ params.bucket }}",
+    "object_prefix": "{{ params.object_prefix }}",
+}
+"""The export operators' destination, from the run's params (which default to the environment)."""
+BIGQUERY_FROM_PARAMS: dict[str, Any] = {
+    "project_id": "{{ params.project_id }}",
+    "dataset_id": "{{ params.dataset_id }}",
+    "location": "{{ params.location }}",
+}
+"""The BigQuery operators' dataset, from the run's params."""
+
+
+def planned_window(plan_outputs: PlainXComArg) -> dict[str, Any]:
+    """The report dates of the plan task's output, as the operators' date arguments."""
+    return {
+        "report_start_date": plan_outputs["report_start_date"],
+        "report_end_date": plan_outputs["report_end_date"],
+    }
+
+
 def add_export_and_merge_tasks(config: PipelineConfig, plan: XComArg) -> None:
     """Per export: ``config.export_shards`` export tasks, each over its share of the planned campaigns,
     then one MERGE of all their files; with ``SOUNDLINK_RECONCILE`` on, the breakdown's MERGE is followed by
@@ -392,10 +413,8 @@ def add_export_and_merge_tasks(config: PipelineConfig, plan: XComArg) -> None:
                 task_id=f"export_{kind.value}_{shard}",
                 export=kind,
                 campaign_ids=plan_outputs[shard_key(shard)],
-                report_start_date=plan_outputs["report_start_date"],
-                report_end_date=plan_outputs["report_end_date"],
-                bucket="{{ params.bucket }}",
-                object_prefix="{{ params.object_prefix }}",
+                **planned_window(plan_outputs),
+                **GCS_FROM_PARAMS,
                 soundlink_conn_id=config.soundlink_conn_id,
                 gcp_conn_id=config.gcp_conn_id,
                 pool=API_POOL,
@@ -406,9 +425,7 @@ def add_export_and_merge_tasks(config: PipelineConfig, plan: XComArg) -> None:
             task_id=f"merge_{kind.value}",
             export=kind,
             manifest=[shard.output for shard in shards],
-            project_id="{{ params.project_id }}",
-            dataset_id="{{ params.dataset_id }}",
-            location="{{ params.location }}",
+            **BIGQUERY_FROM_PARAMS,
             gcp_conn_id=config.gcp_conn_id,
             pool=MERGE_POOL,
             outlets=table_assets(config, kind),
@@ -418,11 +435,8 @@ def add_export_and_merge_tasks(config: PipelineConfig, plan: XComArg) -> None:
             merge >> SoundlinkReconcileOperator(
                 task_id="reconcile_breakdown",
                 campaign_ids=plan_outputs["campaign_ids"],
-                report_start_date=plan_outputs["report_start_date"],
-                report_end_date=plan_outputs["report_end_date"],
-                project_id="{{ params.project_id }}",
-                dataset_id="{{ params.dataset_id }}",
-                location="{{ params.location }}",
+                **planned_window(plan_outputs),
+                **BIGQUERY_FROM_PARAMS,
                 on_mismatch="{{ params.reconcile }}",
                 soundlink_conn_id=config.soundlink_conn_id,
                 gcp_conn_id=config.gcp_conn_id,
@@ -451,10 +465,8 @@ def add_link_stats_tasks(config: PipelineConfig, plan: XComArg) -> None:
     export = SoundlinkLinkStatsToGCSOperator(
         task_id="export_link_stats",
         groupings=plan_link_stats(),
-        report_start_date=plan_outputs["report_start_date"],
-        report_end_date=plan_outputs["report_end_date"],
-        bucket="{{ params.bucket }}",
-        object_prefix="{{ params.object_prefix }}",
+        **planned_window(plan_outputs),
+        **GCS_FROM_PARAMS,
         soundlink_conn_id=config.soundlink_conn_id,
         gcp_conn_id=config.gcp_conn_id,
         pool=API_POOL,
@@ -463,9 +475,7 @@ def add_link_stats_tasks(config: PipelineConfig, plan: XComArg) -> None:
         task_id="merge_link_stats",
         export=ExportKind.LINK_STATS,
         manifest=export.output,
-        project_id="{{ params.project_id }}",
-        dataset_id="{{ params.dataset_id }}",
-        location="{{ params.location }}",
+        **BIGQUERY_FROM_PARAMS,
         gcp_conn_id=config.gcp_conn_id,
         pool=MERGE_POOL,
         outlets=table_assets(config, ExportKind.LINK_STATS),
