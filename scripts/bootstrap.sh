@@ -14,6 +14,8 @@ mkdir -p "$VENVS"
 AIRFLOW3_VERSION=3.3.2
 AIRFLOW2_VERSION=2.11.2
 GOOGLE_PROVIDER_VERSION=22.8.0
+# The operators report lineage when it is installed (the openlineage extra); the tests read the events.
+OPENLINEAGE_PROVIDER_VERSION=2.20.3
 CELERY_PROVIDER_VERSION=3.26.0
 # celery 5.7 dropped celery.backends.database.retry, which the celery provider 3.26.0 imports.
 CELERY_VERSION=5.5.3
@@ -32,7 +34,7 @@ stamp_ok() { [ -f "$1/.stamp" ] && [ "$(cat "$1/.stamp")" = "$2" ]; }
 airflow_env() {
     local dir=$1 airflow_version=$2 extras=$3
     shift 3
-    local want="airflow=$airflow_version google=$GOOGLE_PROVIDER_VERSION extras=$extras $* $(sha1sum pyproject.toml | cut -c1-12)"
+    local want="airflow=$airflow_version google=$GOOGLE_PROVIDER_VERSION openlineage=$OPENLINEAGE_PROVIDER_VERSION extras=$extras $* $(sha1sum pyproject.toml | cut -c1-12)"
     stamp_ok "$dir" "$want" && return 0
     echo "bootstrap: building $dir (Airflow $airflow_version)"
     rm -rf "$dir"
@@ -40,6 +42,7 @@ airflow_env() {
     VIRTUAL_ENV="$dir" uv pip install --quiet \
         "apache-airflow==$airflow_version" \
         "apache-airflow-providers-google==$GOOGLE_PROVIDER_VERSION" \
+        "apache-airflow-providers-openlineage==$OPENLINEAGE_PROVIDER_VERSION" \
         "psycopg2-binary==$PSYCOPG2_VERSION" \
         "$@" \
         -e ".[$extras]"
@@ -84,11 +87,11 @@ system_packages() {
 
 # Airflow 3 opens PostgreSQL through asyncpg as well.
 af3_env() {
-    airflow_env "$VENVS/af3" "$AIRFLOW3_VERSION" "dev" \
+    airflow_env "$VENVS/af3" "$AIRFLOW3_VERSION" "dev,openlineage" \
         "apache-airflow-providers-celery==$CELERY_PROVIDER_VERSION" "celery[redis]==$CELERY_VERSION" \
         "asyncpg==$ASYNCPG_VERSION"
 }
-af2_env() { airflow_env "$VENVS/af2" "$AIRFLOW2_VERSION" "dev"; }
+af2_env() { airflow_env "$VENVS/af2" "$AIRFLOW2_VERSION" "dev,openlineage"; }
 
 case "${1:-all}" in
     af3) af3_env ;;

@@ -47,6 +47,7 @@ METRICS_SCOPE = "metrics:read"
 CAMPAIGNS_PAGE_SIZE = 100
 METRICS_MAX_PAGE_SIZE = 500
 LINK_STATS_MAX_PAGE_SIZE = 1000
+LINK_STATS_PATH = "/tracking/link/stats/aggregated"
 LINK_STATS_GROUPS = (
     "campaign_id",
     "subscriber_id",
@@ -211,9 +212,7 @@ class SoundlinkApi:
             "profile_id": profile_id,
         }
         params.update({name: value for name, value in optional.items() if value is not None})
-        context = self.transport.context(
-            "/tracking/link/stats/aggregated", params, METRICS_SCOPE, PERSONAL_LINK_STATS_FIELDS
-        )
+        context = self.transport.context(LINK_STATS_PATH, params, METRICS_SCOPE, PERSONAL_LINK_STATS_FIELDS)
         return self._offset_entries(context)
 
     def _offset_entries(self, context: RequestContext) -> Iterator[dict[str, Any]]:

@@ -30,6 +30,7 @@ from airflow_provider_soundlink.manifest import (
 from airflow_provider_soundlink.new_fields import COLUMN_NAME
 from airflow_provider_soundlink.new_fields import column_type as new_column_type
 from airflow_provider_soundlink.operators.arguments import is_template
+from airflow_provider_soundlink.operators.lineage import ReportsLineage, bigquery_dataset, gcs_dataset
 from airflow_provider_soundlink.operators.links import BigQueryTableLink
 from airflow_provider_soundlink.schemas import TableDefinition, table_definition
 from airflow_provider_soundlink.sql import TableRef, merge_statement
@@ -135,7 +136,7 @@ def locations_compatible(dataset_location: str, bucket_location: str) -> bool:
     return not _SINGLE_REGION.fullmatch(bucket)
 
 
-class SoundlinkBigQueryMergeOperator(BaseOperator):
+class SoundlinkBigQueryMergeOperator(ReportsLineage, BaseOperator):
     """Load the objects of an export manifest into a BigQuery table: load jobs, then one MERGE.
 
     The manifest (the return value of
@@ -318,6 +319,14 @@ class SoundlinkBigQueryMergeOperator(BaseOperator):
         )
         extra_columns = self._extra_columns(hook, table, target, entries, location)
         staging_schema = [*table.staging_schema(), *extra_columns]
+        lineage = self.record_lineage()
+        for uri in uris:
+            lineage.read(gcs_dataset(uri))
+        lineage.wrote(
+            bigquery_dataset(
+                target.project, target.dataset, target.table, [*table.bigquery_schema(), *extra_columns]
+            )
+        )
         self._create_staging_table(hook, table, staging, staging_schema, location)
         try:
             rows_loaded = self._load(hook, context, staging, staging_schema, uris, location)

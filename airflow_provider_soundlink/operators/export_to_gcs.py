@@ -21,6 +21,7 @@ from airflow_provider_soundlink.operators.arguments import (
     is_template,
 )
 from airflow_provider_soundlink.operators.gcs_objects import upload_complete_file
+from airflow_provider_soundlink.operators.lineage import ReportsLineage, api_dataset, gcs_dataset
 from airflow_provider_soundlink.operators.links import GcsFolderLink
 from airflow_provider_soundlink.schemas import table_definition
 from airflow_provider_soundlink.windows import DateWindow, slice_date_range
@@ -43,7 +44,7 @@ def export_object_name(
     return "/".join(part for part in parts if part)
 
 
-class SoundlinkExportToGCSOperator(BaseOperator):
+class SoundlinkExportToGCSOperator(ReportsLineage, BaseOperator):
     """Export Soundlink campaign metrics as JSONL into GCS and return a manifest of what was written.
 
     For each campaign, the inclusive range ``report_start_date..report_end_date`` is cut into windows of at
@@ -134,6 +135,7 @@ class SoundlinkExportToGCSOperator(BaseOperator):
         from airflow.providers.google.cloud.hooks.gcs import GCSHook
 
         soundlink = SoundlinkHook(soundlink_conn_id=self.soundlink_conn_id)
+        lineage = self.record_lineage()
         gcs = GCSHook(gcp_conn_id=self.gcp_conn_id, impersonation_chain=self.impersonation_chain)
         manifest: list[ManifestEntry] = []
         with tempfile.TemporaryDirectory(prefix="soundlink-export-") as scratch:
@@ -146,6 +148,8 @@ class SoundlinkExportToGCSOperator(BaseOperator):
                     len(campaign_ids),
                     window,
                 )
+                export_path = self.export.export_path(quote(campaign_id, safe=""))
+                lineage.read(api_dataset(soundlink.settings.base_url, export_path))
                 for part in slice_date_range(window.start, window.end):
                     object_name = export_object_name(
                         self.object_prefix, self.export, campaign_id, part, self.engagement_context
@@ -157,6 +161,7 @@ class SoundlinkExportToGCSOperator(BaseOperator):
                             self.export, campaign_id, part, local, engagement_context=self.engagement_context
                         )
                     uri = upload_complete_file(gcs, self.bucket, object_name, local_path)
+                    lineage.wrote(gcs_dataset(uri))
                     self.log.info(
                         "Exported %d rows of campaign %s %s to %s", summary.row_count, campaign_id, part, uri
                     )

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from airflow_provider_soundlink.client.api import LINK_STATS_GROUPS, LINK_STATS_MAX_PAGE_SIZE
+from airflow_provider_soundlink.client.api import LINK_STATS_GROUPS, LINK_STATS_MAX_PAGE_SIZE, LINK_STATS_PATH
 from airflow_provider_soundlink.client.errors import SoundlinkAPIError, SoundlinkConfigurationError
 from airflow_provider_soundlink.compat import BaseOperator, Context, mask_secret
 from airflow_provider_soundlink.exports import ExportKind
@@ -18,6 +18,7 @@ from airflow_provider_soundlink.hooks.soundlink import SoundlinkHook
 from airflow_provider_soundlink.manifest import ManifestEntry
 from airflow_provider_soundlink.operators.arguments import export_window, is_template
 from airflow_provider_soundlink.operators.gcs_objects import upload_complete_file
+from airflow_provider_soundlink.operators.lineage import ReportsLineage, api_dataset, gcs_dataset
 from airflow_provider_soundlink.operators.links import GcsFolderLink
 from airflow_provider_soundlink.pseudonymise import PERSONAL_LINK_STATS_FIELDS, pseudonymise
 from airflow_provider_soundlink.schemas import table_definition
@@ -81,7 +82,7 @@ def link_stats_object_name(
     return "/".join(part for part in parts if part)
 
 
-class SoundlinkLinkStatsToGCSOperator(BaseOperator):
+class SoundlinkLinkStatsToGCSOperator(ReportsLineage, BaseOperator):
     """Export daily link click counts as JSONL into GCS and return a manifest of what was written.
 
     For each UTC day ``D`` of the inclusive range ``report_start_date..report_end_date`` and each grouping,
@@ -204,6 +205,8 @@ class SoundlinkLinkStatsToGCSOperator(BaseOperator):
         groupings = grouping_list(self.groupings)
         window = export_window(self.report_start_date, self.report_end_date)
         soundlink = SoundlinkHook(soundlink_conn_id=self.soundlink_conn_id)
+        lineage = self.record_lineage()
+        lineage.read(api_dataset(soundlink.settings.base_url, LINK_STATS_PATH))
         if self.store_personal_data_raw:
             self.log.warning(
                 "store_personal_data_raw is set: raw IP addresses and subscriber ids go to GCS, BigQuery "
@@ -248,6 +251,7 @@ class SoundlinkLinkStatsToGCSOperator(BaseOperator):
                             rows += 1
                     object_name = link_stats_object_name(self.object_prefix, grouping, stored_filters, day)
                     uri = upload_complete_file(gcs, self.bucket, object_name, local_path)
+                    lineage.wrote(gcs_dataset(uri))
                     self.log.info("Exported %d link-stats rows of %s to %s", rows, day, uri)
                     manifest.append(
                         ManifestEntry(

@@ -7,6 +7,7 @@ run's conf) and uses its own logical dates, so no run of one test counts in anot
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,7 @@ from stand_ins import GCP_PROJECT, GcpEmulators, services
 
 from airflow_provider_soundlink.sandbox.testing import SandboxProcess
 from e2e.airflow_runner import AIRFLOW2_VENV, AIRFLOW3_VENV, AirflowEnvironment
-from e2e.dags_support import DAGS_FOLDER, POOLS, PSEUDONYMISATION_KEY, dag_settings
+from e2e.dags_support import DAGS_FOLDER, LINEAGE_EVENTS, POOLS, PSEUDONYMISATION_KEY, dag_settings
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,11 @@ def make_dags_environment(
         **(deployment or {}),
     }
     home = tmp_path_factory.mktemp(f"airflow-{venv.name}")
+    # The openlineage provider's listener writes every event of every run to one file.
+    settings["AIRFLOW__OPENLINEAGE__TRANSPORT"] = json.dumps(
+        {"type": "file", "log_file_path": str(home / LINEAGE_EVENTS), "append": True}
+    )
+    settings["AIRFLOW__OPENLINEAGE__NAMESPACE"] = "soundlink-e2e"
     airflow = AirflowEnvironment(venv, home, DAGS_FOLDER, settings, database_url)
     airflow.migrate()
     airflow.import_pools(POOLS, "Soundlink end-to-end tests")

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
+from typing import Any
 
 import pytest
 from airflow.providers.google.cloud.hooks.gcs import GCSHook
@@ -16,10 +18,11 @@ from airflow_provider_soundlink.exports import CAMPAIGN_EXPORTS, ExportKind
 from airflow_provider_soundlink.operators.links import BigQueryTableLink, GcsFolderLink
 from airflow_provider_soundlink.pseudonymise import pseudonymise
 from airflow_provider_soundlink.sandbox.testing import SandboxProcess
+from airflow_provider_soundlink.schemas import table_definition
 from airflow_provider_soundlink.windows import DateWindow
 from e2e.airflow_runner import DagRunRecord, day_interval
 from e2e.conftest import DagsEnvironment
-from e2e.dags_support import PSEUDONYMISATION_KEY, Warehouse, campaigns_created_by
+from e2e.dags_support import LINEAGE_EVENTS, PSEUDONYMISATION_KEY, Warehouse, campaigns_created_by
 
 DAILY_DAG = "soundlink_metrics_daily"
 BACKFILL_DAG = "soundlink_metrics_backfill"
@@ -85,12 +88,49 @@ def test_a_manual_daily_run_loads_the_day_before_its_date_and_the_seven_before_a
         assert (checked["campaigns"], checked["differences"]) == (len(planned), [])
         assert planned
     assert_no_raw_personal_data_anywhere(any_airflow, warehouse, personal_values(days(window)))
+    assert_lineage_connects_the_api_the_objects_and_the_tables(any_airflow, sandbox, warehouse)
     first = {kind: warehouse.stored(kind) for kind in counts}
 
     any_airflow.airflow.dags_test(DAILY_DAG, SANDBOX_TODAY, conf)
 
     assert {kind: warehouse.stored(kind) for kind in counts} == first
     assert warehouse.link_stats() == link_stats
+
+
+def assert_lineage_connects_the_api_the_objects_and_the_tables(
+    environment: DagsEnvironment, sandbox: SandboxProcess, warehouse: Warehouse
+) -> None:
+    """The COMPLETE events the openlineage listener wrote for this run's tasks: each export task reads the
+    API and writes the objects its MERGE reads, and each MERGE writes its table with the schema."""
+    events = [
+        json.loads(line)
+        for line in (environment.airflow.home / LINEAGE_EVENTS).read_text().splitlines()
+        if warehouse.dataset in line
+    ]
+    completed: dict[str, dict[str, Any]] = {}
+    for event in events:
+        if event["eventType"] == "COMPLETE":
+            completed[event["job"]["name"].removeprefix(f"{DAILY_DAG}.")] = event
+
+    def datasets(task: str, side: str) -> set[tuple[str, str]]:
+        return {(dataset["namespace"], dataset["name"]) for dataset in completed[task][side]}
+
+    api = sandbox.base_url.rstrip("/")
+    for kind in (*CAMPAIGN_EXPORTS, ExportKind.LINK_STATS):
+        exports = [task for task in completed if task.startswith(f"export_{kind.value}")]
+        assert exports, kind
+        written = set().union(*(datasets(task, "outputs") for task in exports))
+        assert written and all(namespace == f"gs://{environment.bucket}" for namespace, _ in written)
+        assert all(namespace == api for task in exports for namespace, _ in datasets(task, "inputs"))
+        merge = f"merge_{kind.value}"
+        assert datasets(merge, "inputs") <= written
+        (table,) = completed[merge]["outputs"]
+        assert (table["namespace"], table["name"]) == (
+            "bigquery",
+            f"{GCP_PROJECT}.{warehouse.dataset}.{kind.table_name}",
+        )
+        schema = [field["name"] for field in table["facets"]["schema"]["fields"]]
+        assert schema == list(table_definition(kind).column_names)
 
 
 def assert_no_raw_personal_data_anywhere(

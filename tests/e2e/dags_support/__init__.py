@@ -23,6 +23,8 @@ from e2e.airflow_runner import REPO_ROOT
 DAGS_FOLDER = REPO_ROOT / "dags"
 DAGBAG_REPORT_SCRIPT = Path(__file__).with_name("dagbag_report.py")
 POOLS = {"soundlink_api": 2, "soundlink_bigquery_merge": 1}
+LINEAGE_EVENTS = "openlineage-events.jsonl"
+"""Where, in an Airflow home, the OpenLineage file transport appends the events of the runs."""
 PSEUDONYMISATION_KEY = "end-to-end-pseudonymisation-key"
 """The Soundlink connection's ``pseudonymisation_key`` extra, which link statistics need."""
 
