@@ -11,9 +11,9 @@ moved four ways, each in its own process so that its CPU time and peak resident 
 
 Wall and CPU seconds cover the work only: not the interpreter's start, the imports, nor the first use
 of the GCS client (one tiny upload first); peak RSS is the whole process's, and "added" is what the work
-added to the process as it stood after its imports. The raw copy and the hook run ``--repeat`` times and
-the table shows their medians; the operator and the raw upload run once, as fake-gcs-server takes minutes
-to store a large upload.
+added to the process as it stood after its imports. The raw copy, the hook and the operator run
+``--repeat`` times and the table shows their medians (one run of the operator varies by a second of CPU
+here); the raw upload runs once, as fake-gcs-server takes minutes to store a large upload.
 
 Targets, checked at the larger scale:
 
@@ -230,8 +230,8 @@ def measure_scale(
         for _ in range(repeat):
             runs["raw copy"].append(raw_copy(url, export_file))
             runs["hook"].append(run_child("hook", (campaign_id, str(work / "hook.jsonl")), child_env))
-        # Once each: fake-gcs-server takes minutes to store a large upload (its own CPU, not ours).
-        runs["operator"].append(run_child("operator", (campaign_id, f"bench/{scale}"), child_env))
+            runs["operator"].append(run_child("operator", (campaign_id, f"bench/{scale}"), child_env))
+        # Once: fake-gcs-server takes minutes to store a large upload (its own CPU, not ours).
         upload = (str(export_file), f"raw-upload/{scale}.jsonl")
         runs["raw upload"].append(run_child("raw upload", upload, child_env))
     size_mib = export_file.stat().st_size / 2**20
