@@ -28,8 +28,24 @@ except ImportError:  # Airflow 2.11
 try:  # Airflow 3.2 and later
     from airflow.sdk.exceptions import AirflowFailException as AirflowFailException
     from airflow.sdk.exceptions import AirflowSkipException as AirflowSkipException
+    from airflow.sdk.exceptions import TaskDeferred as TaskDeferred
 except ImportError:  # Airflow 2.11 to 3.1
-    from airflow.exceptions import AirflowFailException, AirflowSkipException  # type: ignore[no-redef,assignment]
+    from airflow.exceptions import (  # type: ignore[no-redef,assignment]
+        AirflowFailException,
+        AirflowSkipException,
+        TaskDeferred,
+    )
+
+try:  # Airflow 3
+    from airflow.sdk.configuration import conf as _conf
+except ImportError:  # Airflow 2.11
+    from airflow.configuration import conf as _conf  # type: ignore[no-redef]
+
+
+def default_deferrable() -> bool:
+    """Airflow's ``[operators] default_deferrable``: whether deferrable operators defer unless told."""
+    return _conf.getboolean("operators", "default_deferrable", fallback=False)
+
 
 __all__ = [
     "DAG",
@@ -41,7 +57,9 @@ __all__ = [
     "BaseOperatorLink",
     "Context",
     "Param",
+    "TaskDeferred",
     "XCom",
+    "default_deferrable",
     "mask_secret",
     "task",
 ]

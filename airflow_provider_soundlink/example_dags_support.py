@@ -51,7 +51,7 @@ pools on its own, and a missing pool stops these tasks: the scheduler of 2.11 an
 Create both once::
 
     airflow pools set soundlink_api 4 "concurrent Soundlink API calls"
-    airflow pools set soundlink_bigquery_merge 1 "one MERGE at a time into the Soundlink tables"
+    airflow pools set soundlink_bigquery_merge 1 "one Soundlink MERGE at a time" --include-deferred
 """
 
 from __future__ import annotations

@@ -283,8 +283,8 @@ def report(figures: dict[int, dict[str, Figures]], results: dict[str, bool], rep
     lines = [
         f"## Export: {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC — {machine()}",
         "",
-        f"`make bench`: one 90-day engagement export; raw copy and hook: medians of {repeat} runs; operator "
-        "and raw upload: one run; each run in its own process.",
+        f"`make bench`: one 90-day engagement export; raw copy, hook and operator: medians of {repeat} "
+        "runs; raw upload: one run; each run in its own process.",
         "",
         "| scale | rows | MiB | variant | wall s | MiB/s | x raw copy | CPU s | peak RSS MiB | added MiB |",
         "|---|---|---|---|---|---|---|---|---|---|",

@@ -5,21 +5,23 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import random
 import re
+import time
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
-from tenacity import (
-    RetryCallState,
-    Retrying,
-    retry_if_exception,
-    stop_after_attempt,
-    wait_exponential_jitter,
-)
-
 from airflow_provider_soundlink.client.errors import SoundlinkConfigurationError
-from airflow_provider_soundlink.compat import AirflowSkipException, Asset, BaseOperator, Context
+from airflow_provider_soundlink.compat import (
+    AirflowSkipException,
+    Asset,
+    BaseOperator,
+    Context,
+    TaskDeferred,
+    default_deferrable,
+)
 from airflow_provider_soundlink.exports import ExportKind, export_kind
 from airflow_provider_soundlink.manifest import (
     ManifestEntry,
@@ -136,6 +138,22 @@ def locations_compatible(dataset_location: str, bucket_location: str) -> bool:
     return not _SINGLE_REGION.fullmatch(bucket)
 
 
+@dataclass(frozen=True)
+class _Load:
+    """One load of a manifest into its table, as its jobs need it; derived from the task's arguments and
+    try alone, so a task resumed after a deferral derives the same (and the same job ids)."""
+
+    hook: BigQueryHook
+    location: str
+    table: TableDefinition
+    target: TableRef
+    staging: TableRef
+    scope: ManifestScope
+    uris: list[str]
+    staging_schema: list[dict[str, str]]
+    extra_columns: list[str]
+
+
 class SoundlinkBigQueryMergeOperator(ReportsLineage, BaseOperator):
     """Load the objects of an export manifest into a BigQuery table: load jobs, then one MERGE.
 
@@ -166,9 +184,9 @@ class SoundlinkBigQueryMergeOperator(ReportsLineage, BaseOperator):
     task at once and leaves the target as it was.
 
     BigQuery aborts all but one of concurrent MERGEs into a table, so runs that overlap (a daily run and a
-    backfill) waste retries. Serialise them with a pool of one slot::
+    backfill) waste retries. Serialise them with a pool of one slot that a deferred task keeps holding::
 
-        airflow pools set soundlink_bigquery_merge 1 "one MERGE at a time into the Soundlink tables"
+        airflow pools set soundlink_bigquery_merge 1 "one Soundlink MERGE at a time" --include-deferred
 
     and ``pool=MERGE_POOL`` (``"soundlink_bigquery_merge"``) on this operator.
 
@@ -194,6 +212,10 @@ class SoundlinkBigQueryMergeOperator(ReportsLineage, BaseOperator):
         manifest) to the target as NULLABLE columns, typed by the rule in
         :mod:`airflow_provider_soundlink.new_fields`, and load them; additive only. Off: they stay in GCS
         and are ignored. Columns added by an earlier run are loaded and kept either way.
+    :param deferrable: submit each job and wait for it in the triggerer (the google provider's
+        ``BigQueryInsertJobTrigger``), freeing the worker slot meanwhile; results and errors are the same as
+        waiting in the task. None (the default) takes Airflow's ``[operators] default_deferrable``.
+    :param poll_interval: seconds between the triggerer's checks of a job (deferrable only).
     :param merge_max_attempts: attempts of the MERGE when concurrent updates abort it.
     :param merge_retry_initial_wait: first wait before retrying an aborted MERGE; doubles each time.
     :param merge_retry_max_wait: the longest wait between two MERGE attempts.
@@ -225,6 +247,8 @@ class SoundlinkBigQueryMergeOperator(ReportsLineage, BaseOperator):
         max_uris_per_load_job: int = MAX_SOURCE_URIS_PER_LOAD_JOB,
         maximum_bytes_billed: int | None = None,
         add_new_fields: bool = False,
+        deferrable: bool | None = None,
+        poll_interval: float = 4.0,
         merge_max_attempts: int = 5,
         merge_retry_initial_wait: dt.timedelta = dt.timedelta(seconds=5),
         merge_retry_max_wait: dt.timedelta = dt.timedelta(minutes=2),
@@ -266,11 +290,27 @@ class SoundlinkBigQueryMergeOperator(ReportsLineage, BaseOperator):
         self.max_uris_per_load_job = max_uris_per_load_job
         self.maximum_bytes_billed = maximum_bytes_billed
         self.add_new_fields = add_new_fields
+        self.deferrable = default_deferrable() if deferrable is None else deferrable
+        self.poll_interval = poll_interval
         self.merge_max_attempts = merge_max_attempts
         self.merge_retry_initial_wait = merge_retry_initial_wait
         self.merge_retry_max_wait = merge_retry_max_wait
 
     def execute(self, context: Context) -> dict[str, Any]:
+        load = self._prepare(context, resumed=False)
+        return self._proceed(context, load, finished_step=None)
+
+    def resume_after_job(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
+        """Where a deferred task resumes once the triggerer saw the job of ``event["step"]`` finish: it
+        derives the same load from its arguments and try, reads that job, and goes on as ``execute`` does
+        after it (deferring again for the next job)."""
+        load = self._prepare(context, resumed=True)
+        return self._proceed(context, load, finished_step=str(event["step"]))
+
+    def _prepare(self, context: Context, *, resumed: bool) -> _Load:
+        """Everything the jobs need, from the task's arguments and try alone. The first time it also looks
+        the dataset up (creating it if missing), checks the buckets, creates the target table, adds new
+        fields as columns (``add_new_fields``) and creates the staging table; a resumed task only reads."""
         entries = flatten_manifests(self.manifest)
         if not entries:
             raise AirflowSkipException(
@@ -284,9 +324,6 @@ class SoundlinkBigQueryMergeOperator(ReportsLineage, BaseOperator):
             )
         table = table_definition(scope.table)
         target = TableRef(self.project_id, self.dataset_id, self.table_id)
-        BigQueryTableLink.persist(
-            context, BigQueryTableLink.url(target.project, target.dataset, target.table)
-        )
         staging = TableRef(self.project_id, self.dataset_id, staging_table_name(table.name, context))
         uris = [entry["uri"] for entry in entries if entry["row_count"] > 0]
         # Imported here, not at module level: DAG files import this module on every parse, and the
@@ -300,25 +337,44 @@ class SoundlinkBigQueryMergeOperator(ReportsLineage, BaseOperator):
             use_legacy_sql=False,
         )
         location = self._dataset_location(hook, target)
-        self._check_bucket_locations(location, uris)
-        hook.create_table(
-            dataset_id=target.dataset,
-            table_id=target.table,
-            table_resource=table.table_resource(),
-            project_id=target.project,
+        if not resumed:
+            BigQueryTableLink.persist(
+                context, BigQueryTableLink.url(target.project, target.dataset, target.table)
+            )
+            self._check_bucket_locations(location, uris)
+            hook.create_table(
+                dataset_id=target.dataset,
+                table_id=target.table,
+                table_resource=table.table_resource(),
+                project_id=target.project,
+                location=location,
+                exists_ok=True,
+            )
+            self.log.info(
+                "Loading %d of %d exported objects (the rest are empty) for %s over %s into %s",
+                len(uris),
+                len(entries),
+                _describe_scope(scope),
+                scope.window,
+                target,
+            )
+        if resumed:
+            # The staging table is this try's own: its extra columns are the ones the jobs were built
+            # with, even if the target gained columns while the task waited.
+            extra_columns = self._staged_extra_columns(hook, table, staging, location)
+        else:
+            extra_columns = self._extra_columns(hook, table, target, entries, location)
+        load = _Load(
+            hook=hook,
             location=location,
-            exists_ok=True,
+            table=table,
+            target=target,
+            staging=staging,
+            scope=scope,
+            uris=uris,
+            staging_schema=[*table.staging_schema(), *extra_columns],
+            extra_columns=[column["name"] for column in extra_columns],
         )
-        self.log.info(
-            "Loading %d of %d exported objects (the rest are empty) for %s over %s into %s",
-            len(uris),
-            len(entries),
-            _describe_scope(scope),
-            scope.window,
-            target,
-        )
-        extra_columns = self._extra_columns(hook, table, target, entries, location)
-        staging_schema = [*table.staging_schema(), *extra_columns]
         lineage = self.record_lineage()
         for uri in uris:
             lineage.read(gcs_dataset(uri))
@@ -327,37 +383,183 @@ class SoundlinkBigQueryMergeOperator(ReportsLineage, BaseOperator):
                 target.project, target.dataset, target.table, [*table.bigquery_schema(), *extra_columns]
             )
         )
-        self._create_staging_table(hook, table, staging, staging_schema, location)
+        if not resumed:
+            self._create_staging_table(load)
+        return load
+
+    def _proceed(self, context: Context, load: _Load, finished_step: str | None) -> dict[str, Any]:
+        """The jobs after ``finished_step`` (all of them when None); the staging table is dropped at the end
+        or on any failure, but not when the task defers, since it resumes with it."""
         try:
-            rows_loaded = self._load(hook, context, staging, staging_schema, uris, location)
-            rows_affected = self._merge(
-                hook,
-                context,
-                table,
-                target,
-                staging,
-                scope,
-                [column["name"] for column in extra_columns],
-                location,
-            )
-        finally:
-            hook.delete_table(table_id=str(staging), not_found_ok=True, project_id=staging.project)
+            rows_loaded, rows_affected = self._run_jobs(context, load, finished_step)
+        except BaseException as error:
+            if not isinstance(error, TaskDeferred):
+                self._drop_staging(load)
+            raise
+        self._drop_staging(load)
         self.log.info(
             "Loaded %d rows into staging; the MERGE into %s wrote %d rows (deleted and inserted)",
             rows_loaded,
-            target,
+            load.target,
             rows_affected,
         )
         return {
-            "table": str(target),
-            "export": scope.export,
-            "window_start": scope.window.start.isoformat(),
-            "window_end": scope.window.end.isoformat(),
-            "scope": {column: list(values) for column, values in scope.values.items()},
-            "objects_loaded": len(uris),
+            "table": str(load.target),
+            "export": load.scope.export,
+            "window_start": load.scope.window.start.isoformat(),
+            "window_end": load.scope.window.end.isoformat(),
+            "scope": {column: list(values) for column, values in load.scope.values.items()},
+            "objects_loaded": len(load.uris),
             "rows_loaded": rows_loaded,
             "rows_affected": rows_affected,
         }
+
+    def _run_jobs(self, context: Context, load: _Load, finished_step: str | None) -> tuple[int, int]:
+        """Load jobs ``load_0``, ``load_1``, ..., then the MERGE (``merge_1``, and ``merge_2``, ... when a
+        concurrent update aborted the one before); the rows loaded and the rows the MERGE changed."""
+        loads = self._load_configurations(load)
+        merge = self._merge_configuration(load)
+        load_jobs: dict[int, Any] = {}
+        next_load, merge_attempt = 0, 1
+        if finished_step is not None and finished_step.startswith("load_"):
+            next_load = int(finished_step.removeprefix("load_")) + 1
+            load_jobs[next_load - 1] = self._job(context, load, finished_step, loads[next_load - 1])
+            load_jobs[next_load - 1].result()
+        elif finished_step is not None:
+            next_load, merge_attempt = len(loads), int(finished_step.removeprefix("merge_"))
+        for number in range(next_load, len(loads)):
+            load_jobs[number] = self._start(context, load, f"load_{number}", loads[number])
+            load_jobs[number].result()
+        start_merge = finished_step is None or finished_step.startswith("load_")
+        while True:
+            try:
+                # Each attempt is a job of its own: an aborted job cannot run again under its id.
+                step = f"merge_{merge_attempt}"
+                if start_merge:
+                    job = self._start(context, load, step, merge)
+                else:
+                    job = self._job(context, load, step, merge)
+                job.result()
+                break
+            except Exception as error:  # a deferral is no Exception: it passes
+                if not is_concurrent_update_error(error) or merge_attempt >= self.merge_max_attempts:
+                    raise
+                wait = self._merge_retry_wait(merge_attempt)
+                self.log.warning(
+                    "A concurrent update of the table aborted the MERGE (attempt %d of %d); retrying in "
+                    "%.1fs: %s",
+                    merge_attempt,
+                    self.merge_max_attempts,
+                    wait,
+                    error,
+                )
+                time.sleep(wait)
+            merge_attempt += 1
+            start_merge = True
+        # A task resumed after a deferral reads the load jobs an earlier process of this try ran.
+        for number, configuration in enumerate(loads):
+            if number not in load_jobs:
+                load_jobs[number] = self._job(context, load, f"load_{number}", configuration)
+        rows_loaded = sum(cast("LoadJob", job).output_rows or 0 for job in load_jobs.values())
+        return rows_loaded, cast("QueryJob", job).num_dml_affected_rows or 0
+
+    def _merge_retry_wait(self, attempt: int) -> float:
+        """Exponential backoff with up to a second of jitter: the initial wait doubling per attempt, at most
+        the maximum."""
+        initial = self.merge_retry_initial_wait.total_seconds()
+        maximum = self.merge_retry_max_wait.total_seconds()
+        return min(maximum, initial * 2 ** (attempt - 1) + random.uniform(0, 1))
+
+    def _start(self, context: Context, load: _Load, step: str, configuration: dict[str, Any]) -> _AsyncJob:
+        """Submits one job under its fixed id, or reattaches to the job of that id. Deferrable, the task
+        then waits for it in the triggerer (and resumes in :meth:`resume_after_job`); otherwise the job
+        is returned for the caller to wait on."""
+        from google.api_core.exceptions import Conflict
+
+        job_id_ = job_id(context, step, configuration)
+        job: Any
+        try:
+            job = load.hook.insert_job(
+                configuration=configuration,
+                job_id=job_id_,
+                project_id=self.project_id,
+                location=load.location,
+                nowait=True,
+            )
+        except Conflict:
+            job = load.hook.get_job(job_id=job_id_, project_id=self.project_id, location=load.location)
+            self.log.info(
+                "BigQuery job %s was already submitted by this try (state %s); reattaching to it",
+                job_id_,
+                job.state,
+            )
+        if self.deferrable:
+            from airflow_provider_soundlink.triggers.bigquery import SoundlinkBigQueryJobTrigger
+
+            self.defer(
+                trigger=SoundlinkBigQueryJobTrigger(
+                    step=step,
+                    conn_id=self.gcp_conn_id,
+                    job_id=job_id_,
+                    project_id=self.project_id,
+                    location=load.location,
+                    poll_interval=self.poll_interval,
+                    impersonation_chain=self.impersonation_chain,
+                ),
+                method_name="resume_after_job",
+                timeout=self.execution_timeout,
+            )
+        return cast("_AsyncJob", job)
+
+    def _job(self, context: Context, load: _Load, step: str, configuration: dict[str, Any]) -> Any:
+        return load.hook.get_job(
+            job_id=job_id(context, step, configuration), project_id=self.project_id, location=load.location
+        )
+
+    def _load_configurations(self, load: _Load) -> list[dict[str, Any]]:
+        """One load job per ``max_uris_per_load_job`` objects, into the staging table."""
+        return [
+            {
+                "load": {
+                    "sourceUris": list(load.uris[start : start + self.max_uris_per_load_job]),
+                    "sourceFormat": "NEWLINE_DELIMITED_JSON",
+                    "schema": {"fields": load.staging_schema},
+                    "destinationTable": {
+                        "projectId": load.staging.project,
+                        "datasetId": load.staging.dataset,
+                        "tableId": load.staging.table,
+                    },
+                    "createDisposition": "CREATE_NEVER",
+                    "writeDisposition": "WRITE_APPEND",
+                    "ignoreUnknownValues": True,
+                }
+            }
+            for start in range(0, len(load.uris), self.max_uris_per_load_job)
+        ]
+
+    def _merge_configuration(self, load: _Load) -> dict[str, Any]:
+        statement = merge_statement(
+            load.table,
+            load.target,
+            load.staging,
+            load.scope.window,
+            scope_columns=tuple(load.scope.values),
+            extra_columns=load.extra_columns,
+        )
+        configuration: dict[str, Any] = {
+            "query": {
+                "query": statement.sql,
+                "useLegacySql": False,
+                "parameterMode": "NAMED",
+                "queryParameters": statement.query_parameters(load.scope.values),
+            }
+        }
+        if self.maximum_bytes_billed is not None:
+            configuration["query"]["maximumBytesBilled"] = str(self.maximum_bytes_billed)
+        return configuration
+
+    def _drop_staging(self, load: _Load) -> None:
+        load.hook.delete_table(table_id=str(load.staging), not_found_ok=True, project_id=load.staging.project)
 
     def _dataset_location(self, hook: BigQueryHook, target: TableRef) -> str:
         """The dataset's location, creating the dataset only if it is missing.
@@ -426,7 +628,6 @@ class SoundlinkBigQueryMergeOperator(ReportsLineage, BaseOperator):
 
         client = hook.get_client(project_id=target.project, location=location)
         stored = client.get_table(str(target))
-        defined = {name.lower() for name in table.column_names}
         existing = {field.name.lower() for field in stored.schema}
         additions = self._new_columns(entries, existing) if self.add_new_fields else {}
         if additions:
@@ -443,11 +644,13 @@ class SoundlinkBigQueryMergeOperator(ReportsLineage, BaseOperator):
                 target,
                 ", ".join(f"{name} {column_type}" for name, column_type in additions.items()),
             )
-        return [
-            {"name": field.name, "type": field.field_type, "mode": "NULLABLE"}
-            for field in stored.schema
-            if field.name.lower() not in defined
-        ]
+        return _columns_beyond(table, stored.schema)
+
+    def _staged_extra_columns(
+        self, hook: BigQueryHook, table: TableDefinition, staging: TableRef, location: str
+    ) -> list[dict[str, str]]:
+        client = hook.get_client(project_id=staging.project, location=location)
+        return _columns_beyond(table, client.get_table(str(staging)).schema)
 
     def _new_columns(self, entries: Sequence[ManifestEntry], existing: set[str]) -> dict[str, str]:
         """The manifest's new fields that get a column now, with its type (see :mod:`.new_fields`)."""
@@ -476,141 +679,20 @@ class SoundlinkBigQueryMergeOperator(ReportsLineage, BaseOperator):
             columns[name] = str(column_type)
         return columns
 
-    def _create_staging_table(
-        self,
-        hook: BigQueryHook,
-        table: TableDefinition,
-        staging: TableRef,
-        schema: list[dict[str, str]],
-        location: str,
-    ) -> None:
+    def _create_staging_table(self, load: _Load) -> None:
         expires_at = dt.datetime.now(dt.timezone.utc) + self.staging_expiration
-        hook.create_table(
-            dataset_id=staging.dataset,
-            table_id=staging.table,
+        load.hook.create_table(
+            dataset_id=load.staging.dataset,
+            table_id=load.staging.table,
             table_resource={
-                "description": f"Staging for a load into {table.name}; dropped after the MERGE.",
-                "schema": {"fields": schema},
+                "description": f"Staging for a load into {load.table.name}; dropped after the MERGE.",
+                "schema": {"fields": load.staging_schema},
                 "expirationTime": str(int(expires_at.timestamp() * 1000)),
             },
-            project_id=staging.project,
-            location=location,
+            project_id=load.staging.project,
+            location=load.location,
             # A second process of the same try finds the first one's table (see staging_table_name).
             exists_ok=True,
-        )
-
-    def _run_job(
-        self, hook: BigQueryHook, context: Context, step: str, configuration: dict[str, Any], location: str
-    ) -> _AsyncJob:
-        """Runs one job under its fixed id, or reattaches to the job of that id; raises if it failed."""
-        from google.api_core.exceptions import Conflict
-
-        job_id_ = job_id(context, step, configuration)
-        job: Any
-        try:
-            job = hook.insert_job(
-                configuration=configuration,
-                job_id=job_id_,
-                project_id=self.project_id,
-                location=location,
-                nowait=True,
-            )
-        except Conflict:
-            job = hook.get_job(job_id=job_id_, project_id=self.project_id, location=location)
-            self.log.info(
-                "BigQuery job %s was already submitted by this try (state %s); reattaching to it",
-                job_id_,
-                job.state,
-            )
-        job.result()
-        return cast("_AsyncJob", job)
-
-    def _load(
-        self,
-        hook: BigQueryHook,
-        context: Context,
-        staging: TableRef,
-        schema: list[dict[str, str]],
-        uris: Sequence[str],
-        location: str,
-    ) -> int:
-        rows = 0
-        for number, start in enumerate(range(0, len(uris), self.max_uris_per_load_job)):
-            configuration = {
-                "load": {
-                    "sourceUris": list(uris[start : start + self.max_uris_per_load_job]),
-                    "sourceFormat": "NEWLINE_DELIMITED_JSON",
-                    "schema": {"fields": schema},
-                    "destinationTable": {
-                        "projectId": staging.project,
-                        "datasetId": staging.dataset,
-                        "tableId": staging.table,
-                    },
-                    "createDisposition": "CREATE_NEVER",
-                    "writeDisposition": "WRITE_APPEND",
-                    "ignoreUnknownValues": True,
-                }
-            }
-            job = self._run_job(hook, context, f"load_{number}", configuration, location)
-            rows += cast("LoadJob", job).output_rows or 0
-        return rows
-
-    def _merge(
-        self,
-        hook: BigQueryHook,
-        context: Context,
-        table: TableDefinition,
-        target: TableRef,
-        staging: TableRef,
-        scope: ManifestScope,
-        extra_columns: Sequence[str],
-        location: str,
-    ) -> int:
-        statement = merge_statement(
-            table,
-            target,
-            staging,
-            scope.window,
-            scope_columns=tuple(scope.values),
-            extra_columns=extra_columns,
-        )
-        configuration: dict[str, Any] = {
-            "query": {
-                "query": statement.sql,
-                "useLegacySql": False,
-                "parameterMode": "NAMED",
-                "queryParameters": statement.query_parameters(scope.values),
-            }
-        }
-        if self.maximum_bytes_billed is not None:
-            configuration["query"]["maximumBytesBilled"] = str(self.maximum_bytes_billed)
-        retrying = Retrying(
-            retry=retry_if_exception(is_concurrent_update_error),
-            stop=stop_after_attempt(self.merge_max_attempts),
-            wait=wait_exponential_jitter(
-                initial=self.merge_retry_initial_wait.total_seconds(),
-                max=self.merge_retry_max_wait.total_seconds(),
-            ),
-            before_sleep=self._log_merge_retry,
-            reraise=True,
-        )
-        for attempt in retrying:
-            with attempt:
-                # Each attempt is a job of its own: an aborted job cannot run again under its id.
-                step = f"merge_{attempt.retry_state.attempt_number}"
-                job = self._run_job(hook, context, step, configuration, location)
-        affected: int = cast("QueryJob", job).num_dml_affected_rows or 0
-        return affected
-
-    def _log_merge_retry(self, state: RetryCallState) -> None:
-        wait = state.next_action.sleep if state.next_action else 0.0
-        error = state.outcome.exception() if state.outcome else None
-        self.log.warning(
-            "A concurrent update of the table aborted the MERGE (attempt %d of %d); retrying in %.1fs: %s",
-            state.attempt_number,
-            self.merge_max_attempts,
-            wait,
-            error,
         )
 
 
@@ -627,6 +709,16 @@ def _unusable_column_name(name: str) -> str | None:
     if name.upper().startswith(_RESERVED_COLUMN_PREFIXES):
         return f"BigQuery reserves the prefixes {', '.join(_RESERVED_COLUMN_PREFIXES)}"
     return None
+
+
+def _columns_beyond(table: TableDefinition, schema: Sequence[Any]) -> list[dict[str, str]]:
+    """The columns of a BigQuery schema that the table definition does not define, as schema fields."""
+    defined = {name.lower() for name in table.column_names}
+    return [
+        {"name": field.name, "type": field.field_type, "mode": "NULLABLE"}
+        for field in schema
+        if field.name.lower() not in defined
+    ]
 
 
 def _describe_scope(scope: ManifestScope) -> str:

@@ -39,8 +39,11 @@ BACKFILL_TIMEOUT_SECONDS = 900
 # The 3.x scheduler marks a backfill complete on a fixed 30 s timer, so waiting for that dominates.
 POLL_INTERVAL_SECONDS = 1.0
 SHUTDOWN_GRACE_SECONDS = 20
-# A triggered daily run on the Celery stack took about 40 s here: at least 3x that.
+# A triggered daily run on the Celery stack took about 40 s here, 70 s with its MERGEs deferred: 3x and
+# more.
 RUN_TIMEOUT_SECONDS = 300
+# The daemons' first parse of the DAGs took 10-35 s here.
+PARSE_TIMEOUT_SECONDS = 120
 WORKER_IDENTITY = "worker_identity.worker_name"
 """``[core] hostname_callable`` of each Celery worker: the name it is given, so that task instances
 record which worker ran them (the workers share one machine, and with it one host name)."""
@@ -193,11 +196,14 @@ class AirflowEnvironment:
         self.run_airflow("db", "migrate")
 
     def import_pools(self, pools: Mapping[str, int], description: str) -> None:
-        """Creates (or resizes) the pools, ``name -> slots``, with one CLI call."""
+        """Creates (or resizes) the pools, ``name -> slots``, with one CLI call; a deferred task keeps its
+        slot (``include_deferred``), as the README's pools do."""
         pools_file = self.home / "pools.json"
-        pools_file.write_text(
-            json.dumps({name: {"slots": slots, "description": description} for name, slots in pools.items()})
-        )
+        pool_settings = {
+            name: {"slots": slots, "description": description, "include_deferred": True}
+            for name, slots in pools.items()
+        }
+        pools_file.write_text(json.dumps(pool_settings))
         self.run_airflow("pools", "import", str(pools_file))
 
     def dags_test(
@@ -278,16 +284,16 @@ class AirflowEnvironment:
         conf: Mapping[str, Any] | None,
         daemons: _ProcessGroup | None,
     ) -> list[DagRunRecord]:
-        # `backfill create` reads the serialized DAG, which only a parse writes to the database.
-        self.run_airflow("dags", "reserialize")
         args = ["backfill", "create", "--dag-id", dag_id]
         args += ["--from-date", start.isoformat(), "--to-date", end.isoformat()]
         args += ["--reprocess-behavior", "completed" if rerun_existing else "none"]
         if conf is not None:
             args += ["--dag-run-conf", json.dumps(conf)]
-        self.run_airflow(*args)
-        backfill_id = self._query_one("SELECT max(id) FROM backfill WHERE dag_id = ?", (dag_id,))
         with nullcontext(daemons) if daemons is not None else self.daemons() as group:
+            # `backfill create` reads the serialized DAG, which the dag processor writes.
+            self.wait_for_serialized_dag(dag_id, group)
+            self.run_airflow(*args)
+            backfill_id = self._query_one("SELECT max(id) FROM backfill WHERE dag_id = ?", (dag_id,))
             group.wait_until(
                 lambda: self._query_one("SELECT completed_at FROM backfill WHERE id = ?", (backfill_id,)),
                 f"backfill {backfill_id} of {dag_id}",
@@ -298,13 +304,16 @@ class AirflowEnvironment:
         )
 
     @contextmanager
-    def daemons(self, celery_workers: Sequence[CeleryWorker] = ()) -> Iterator[_ProcessGroup]:
+    def daemons(
+        self, celery_workers: Sequence[CeleryWorker] = (), triggerer: bool = False
+    ) -> Iterator[_ProcessGroup]:
         """The long-running processes of a deployment, stopped together on leaving the block.
 
         Airflow 3: the API server (tasks report to its execution API), a scheduler and a dag processor;
-        Airflow 2: a scheduler, which parses the DAGs itself. With ``celery_workers`` (and the
-        CeleryExecutor in the environment), one ``airflow celery worker`` each, in its own working
-        directory and temp dir, named by ``[core] hostname_callable``.
+        Airflow 2: a scheduler, which parses the DAGs itself. With ``triggerer``, an ``airflow
+        triggerer`` for deferred tasks. With ``celery_workers`` (and the CeleryExecutor in the
+        environment), one ``airflow celery worker`` each, in its own working directory and temp dir,
+        named by ``[core] hostname_callable``.
         """
         env = {**self._env, "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port())}
         airflow = str(self.venv / "bin" / "airflow")
@@ -318,6 +327,8 @@ class AirflowEnvironment:
                 group.wait_for_port(api_port)
                 group.start("dag-processor", [airflow, "dag-processor"], env)
             group.start("scheduler", [airflow, "scheduler"], env)
+            if triggerer:
+                group.start("triggerer", [airflow, "triggerer"], env)
             for worker in celery_workers:
                 worker.temp_dir.mkdir(parents=True, exist_ok=True)
                 worker_env = {
@@ -338,8 +349,7 @@ class AirflowEnvironment:
         self, dag_id: str, logical_date: date, conf: Mapping[str, Any], daemons: _ProcessGroup
     ) -> DagRunRecord:
         """Triggers a run, as a user does from the CLI or UI, and waits while ``daemons`` run it."""
-        # The trigger needs the DAG in the database, which only a parse writes there.
-        self.run_airflow("dags", "reserialize")
+        self.wait_for_serialized_dag(dag_id, daemons)
         run_id = f"manual__{logical_date.isoformat()}__{secrets.token_hex(4)}"
         date_flag = "--logical-date" if self.major_version >= 3 else "--exec-date"
         when = datetime(logical_date.year, logical_date.month, logical_date.day, tzinfo=timezone.utc)
@@ -354,6 +364,16 @@ class AirflowEnvironment:
         runs = self._fetch_runs("dag_id = ? AND run_id = ?", (dag_id, run_id))
         self._raise_if_failed(dag_id, runs)
         return runs[0]
+
+    def wait_for_serialized_dag(self, dag_id: str, daemons: _ProcessGroup) -> None:
+        """Waits until the daemons' DAG parsing has written ``dag_id`` to the database, which triggering
+        a run and ``backfill create`` read. (``airflow dags reserialize`` beside a running parser races it
+        for the same rows: on PostgreSQL one of the two then fails on a duplicate key.)"""
+        daemons.wait_until(
+            lambda: self._query_one("SELECT count(*) FROM serialized_dag WHERE dag_id = ?", (dag_id,)),
+            f"the first parse of {dag_id}",
+            PARSE_TIMEOUT_SECONDS,
+        )
 
     def xcom_values(self, dag_id: str, run_id: str, key: str) -> dict[str, Any]:
         """``task_id -> value`` of one XCom key in one run (stored as JSON by both versions)."""
@@ -506,8 +526,11 @@ class _ProcessGroup:
     def pid(self, name: str) -> int:
         return self._processes[name].pid
 
+    def log(self, name: str) -> str:
+        return self._log_path(name).read_text(encoding="utf-8", errors="replace")
+
     def log_tail(self, name: str) -> str:
-        return _tail(self._log_path(name).read_text(encoding="utf-8", errors="replace"))
+        return _tail(self.log(name))
 
     def all_log_tails(self) -> str:
         return "\n".join(f"--- {name}:\n{self.log_tail(name)}" for name in self._processes)

@@ -1,0 +1,1 @@
+"""Triggers the deferrable operators wait on in Airflow's triggerer."""
