@@ -289,11 +289,16 @@ class AirflowEnvironment:
         args += ["--reprocess-behavior", "completed" if rerun_existing else "none"]
         if conf is not None:
             args += ["--dag-run-conf", json.dumps(conf)]
+        # `backfill create` reads the serialized DAG, which only a parse writes to the database.
+        if daemons is None:
+            # Nothing parses yet, and SQLite takes one writer at a time: parse and create the backfill
+            # before the daemons start.
+            self.run_airflow("dags", "reserialize")
+        else:
+            self.wait_for_serialized_dag(dag_id, daemons)
+        self.run_airflow(*args)
+        backfill_id = self._query_one("SELECT max(id) FROM backfill WHERE dag_id = ?", (dag_id,))
         with nullcontext(daemons) if daemons is not None else self.daemons() as group:
-            # `backfill create` reads the serialized DAG, which the dag processor writes.
-            self.wait_for_serialized_dag(dag_id, group)
-            self.run_airflow(*args)
-            backfill_id = self._query_one("SELECT max(id) FROM backfill WHERE dag_id = ?", (dag_id,))
             group.wait_until(
                 lambda: self._query_one("SELECT completed_at FROM backfill WHERE id = ?", (backfill_id,)),
                 f"backfill {backfill_id} of {dag_id}",
