@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection
+from decimal import Decimal
 
 STRING, INTEGER, NUMBER, BOOLEAN, OBJECT, ARRAY, NULL = (
     "string",
@@ -48,7 +49,7 @@ def json_kind(value: object) -> str:
         return BOOLEAN
     if isinstance(value, int):
         return INTEGER if value in _INT64_RANGE else NUMBER
-    if isinstance(value, (float,)) or type(value).__name__ == "Decimal":
+    if isinstance(value, (float, Decimal)):
         return NUMBER
     if isinstance(value, str):
         return STRING
