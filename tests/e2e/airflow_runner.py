@@ -52,6 +52,11 @@ record which worker ran them (the workers share one machine, and with it one hos
 class AirflowRunError(RuntimeError):
     """An Airflow command or DAG run failed; the message carries the output and task log tails."""
 
+    def __init__(self, message: str, output: str = ""):
+        super().__init__(message)
+        self.output = output
+        """The failed command's whole output, when a command failed."""
+
 
 @dataclass(frozen=True)
 class DagRunRecord:
@@ -81,6 +86,23 @@ def free_port() -> int:
 
 def _tail(text: str, lines: int = LOG_TAIL_LINES) -> str:
     return "\n".join(text.splitlines()[-lines:])
+
+
+def _in_process_task_log(output: str, task_id: str) -> str:
+    """One task's whole section of ``airflow dags test`` output (both versions mark where each task
+    starts and ends; its traceback and error are inside), or "" if the task did not run there. Tasks
+    run one after another, so a failed task's error can be far above the end of the whole output."""
+    start = f"[DAG TEST] starting task_id={task_id} "
+    end = f"[DAG TEST] end task task_id={task_id} "
+    section: list[str] | None = None
+    for line in output.splitlines():
+        if start in line:
+            section = []
+        if section is not None:
+            section.append(line)
+            if end in line:
+                break
+    return "\n".join(section) if section else ""
 
 
 def _parse_db_timestamp(value: str | datetime) -> datetime:
@@ -188,7 +210,8 @@ class AirflowEnvironment:
             log_file.write(f"$ airflow {' '.join(args)}\n{completed.stdout}\n")
         if completed.returncode != 0:
             raise AirflowRunError(
-                f"`airflow {' '.join(args)}` exited with {completed.returncode}:\n{_tail(completed.stdout)}"
+                f"`airflow {' '.join(args)}` exited with {completed.returncode}:\n{_tail(completed.stdout)}",
+                output=completed.stdout,
             )
         return completed.stdout
 
@@ -223,7 +246,9 @@ class AirflowEnvironment:
             failed_runs = [
                 run for run in self._runs_between(dag_id, logical_date, logical_date) if run.state == "failed"
             ]
-            raise AirflowRunError(f"{command_failure}\n{self._failure_report(dag_id, failed_runs)}") from None
+            # `dags test` runs its tasks in-process: their logs are sections of the command's output.
+            report = self._failure_report(dag_id, failed_runs, in_process_output=command_failure.output)
+            raise AirflowRunError(f"{command_failure}\n{report}") from None
         runs = self._runs_between(dag_id, logical_date, logical_date)
         if not runs:
             raise AirflowRunError(f"`airflow dags test` left no run of {dag_id} at {logical_date}")
@@ -456,7 +481,9 @@ class AirflowEnvironment:
         if failed_runs:
             raise AirflowRunError(self._failure_report(dag_id, failed_runs))
 
-    def _failure_report(self, dag_id: str, failed_runs: Sequence[DagRunRecord]) -> str:
+    def _failure_report(
+        self, dag_id: str, failed_runs: Sequence[DagRunRecord], in_process_output: str = ""
+    ) -> str:
         sections = []
         for run in failed_runs:
             failed_tasks = self._rows(
@@ -465,7 +492,9 @@ class AirflowEnvironment:
                 (dag_id, run.run_id, *FAILED_TASK_STATES),
             )
             for (task_id,) in failed_tasks:
-                log_tail = self.task_log_tail(dag_id, run.run_id, task_id)
+                log_tail = _in_process_task_log(in_process_output, task_id) or self.task_log_tail(
+                    dag_id, run.run_id, task_id
+                )
                 sections.append(f"--- {dag_id}.{task_id} in {run.run_id} failed; log tail:\n{log_tail}")
         return f"{len(failed_runs)} run(s) of {dag_id} failed:\n" + "\n".join(sections)
 
