@@ -206,12 +206,15 @@ def iter_body(
     was full, however long that took.
     """
     raw = response.raw
+    # Without a content encoding urllib3 hands each read over as it came; asked to decode, it would copy
+    # every byte once more through its buffer of decoded bytes.
+    decode = bool(response.headers.get("Content-Encoding"))
     received = 0
     try:
         while True:
             if time.monotonic() > deadline:
                 raise BodyReadError(f"it did not finish within {limit_name} ({received} bytes received)")
-            chunk = raw.read1(read_bytes, decode_content=True)
+            chunk = raw.read1(read_bytes, decode_content=decode)
             if not chunk:
                 return
             received += len(chunk)

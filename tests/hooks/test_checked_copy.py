@@ -3,6 +3,7 @@ line, and both give the same verdicts and the same bytes."""
 
 from __future__ import annotations
 
+import gzip
 import io
 
 import pytest
@@ -33,10 +34,14 @@ def row(number: int, **extra: object) -> bytes:
     )
 
 
-def response(body: bytes, row_count: int | None = None) -> requests.Response:
+def response(
+    body: bytes, row_count: int | None = None, content_encoding: str | None = None
+) -> requests.Response:
     answer = requests.Response()
     answer.status_code = 200
-    answer.raw = urllib3.HTTPResponse(body=io.BytesIO(body), preload_content=False)
+    headers = {"Content-Encoding": content_encoding} if content_encoding else {}
+    answer.raw = urllib3.HTTPResponse(body=io.BytesIO(body), headers=headers, preload_content=False)
+    answer.headers.update(headers)
     if row_count is not None:
         answer.headers["X-Row-Count"] = str(row_count)
     return answer
@@ -55,10 +60,23 @@ def copy(body: bytes, row_count: int | None = None) -> tuple[int, dict[str, froz
     return rows, new_fields, target.getvalue()
 
 
-@pytest.fixture(params=[7, 100, 1024 * 1024], ids=["reads-inside-lines", "reads-of-a-few-lines", "one-read"])
+@pytest.fixture(
+    params=[(7, 1), (7, 180), (100, 1), (100, 250), (1024 * 1024, 1024 * 1024)],
+    ids=[
+        "reads-inside-lines",
+        "reads-inside-lines-gathered",
+        "reads-of-a-few-lines",
+        "reads-of-a-few-lines-gathered",
+        "one-read",
+    ],
+)
 def read_bytes(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> int:
-    monkeypatch.setattr(exports, "EXPORT_READ_BYTES", request.param)
-    return int(request.param)
+    """The size of each read, and of the runs of lines checked at once (``EXPORT_BLOCK_BYTES``): 1 checks
+    whatever lines a read completes, larger runs gather several reads."""
+    read_bytes, block_bytes = request.param
+    monkeypatch.setattr(exports, "EXPORT_READ_BYTES", read_bytes)
+    monkeypatch.setattr(exports, "EXPORT_BLOCK_BYTES", block_bytes)
+    return int(read_bytes)
 
 
 def test_clean_lines_are_copied_byte_for_byte(read_bytes: int) -> None:
@@ -142,3 +160,41 @@ def test_clean_lines_are_not_parsed_one_by_one(read_bytes: int, monkeypatch: pyt
     monkeypatch.setattr(exports, "checked_row", parse_one_line)
     body = b"".join(row(number) + b"\n" for number in range(50))
     assert copy(body, row_count=50) == (50, {}, body)
+
+
+def test_reads_are_gathered_into_runs_of_about_the_block_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(exports, "EXPORT_READ_BYTES", 100)
+    monkeypatch.setattr(exports, "EXPORT_BLOCK_BYTES", 1000)
+    body = b"".join(row(number) + b"\n" for number in range(200))
+    writes: list[bytes] = []
+
+    class RecordingFile(io.BytesIO):
+        def write(self, data: bytes) -> int:  # type: ignore[override]
+            writes.append(bytes(data))
+            return super().write(data)
+
+    target = RecordingFile()
+    rows, _ = copy_checked_export(
+        CONTEXT, response(body, 200), target, export_fields=EXPORT_FIELDS, timeout=60, progress_interval=60
+    )
+
+    assert (rows, target.getvalue()) == (200, body)
+    assert len(writes) <= len(body) // 1000 + 1
+    # Reads are gathered to 1000 bytes, and each run ends at the last newline of its last read.
+    assert all(len(run) > 1000 - 100 for run in writes[:-1]), [len(run) for run in writes]
+    assert all(run.endswith(b"\n") for run in writes)
+
+
+def test_a_compressed_body_is_decoded_and_checked(read_bytes: int) -> None:
+    body = b"".join(row(number) + b"\n" for number in range(50))
+    target = io.BytesIO()
+    rows, _ = copy_checked_export(
+        CONTEXT,
+        response(gzip.compress(body), 50, content_encoding="gzip"),
+        target,
+        export_fields=EXPORT_FIELDS,
+        timeout=60,
+        progress_interval=60,
+    )
+
+    assert (rows, target.getvalue()) == (50, body)
