@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
-from airflow_provider_soundlink.client.errors import SoundlinkConfigurationError
+from airflow_provider_soundlink.client.errors import SoundlinkConfigurationError, SoundlinkError
 from airflow_provider_soundlink.compat import (
     AirflowSkipException,
     Asset,
@@ -23,6 +23,7 @@ from airflow_provider_soundlink.compat import (
     default_deferrable,
 )
 from airflow_provider_soundlink.exports import ExportKind, export_kind
+from airflow_provider_soundlink.hooks.bigquery import standard_sql_hook
 from airflow_provider_soundlink.manifest import (
     ManifestEntry,
     ManifestScope,
@@ -326,18 +327,13 @@ class SoundlinkBigQueryMergeOperator(ReportsLineage, BaseOperator):
         target = TableRef(self.project_id, self.dataset_id, self.table_id)
         staging = TableRef(self.project_id, self.dataset_id, staging_table_name(table.name, context))
         uris = [entry["uri"] for entry in entries if entry["row_count"] > 0]
-        # Imported here, not at module level: DAG files import this module on every parse, and the
-        # BigQuery hook brings pandas and more (seconds and about 100 MiB per parse).
-        from airflow.providers.google.cloud.hooks.bigquery import BigQueryHook
-
-        hook = BigQueryHook(
-            gcp_conn_id=self.gcp_conn_id,
-            location=self.location,
-            impersonation_chain=self.impersonation_chain,
-            use_legacy_sql=False,
-        )
-        location = self._dataset_location(hook, target)
-        if not resumed:
+        hook = standard_sql_hook(self.gcp_conn_id, self.location, self.impersonation_chain)
+        location = self._dataset_location(hook, target, create_if_missing=not resumed)
+        if resumed:
+            # The staging table is this try's own: its extra columns are the ones the jobs were built
+            # with, even if the target gained columns while the task waited.
+            extra_columns = self._staged_extra_columns(hook, table, staging, location)
+        else:
             BigQueryTableLink.persist(
                 context, BigQueryTableLink.url(target.project, target.dataset, target.table)
             )
@@ -358,11 +354,6 @@ class SoundlinkBigQueryMergeOperator(ReportsLineage, BaseOperator):
                 scope.window,
                 target,
             )
-        if resumed:
-            # The staging table is this try's own: its extra columns are the ones the jobs were built
-            # with, even if the target gained columns while the task waited.
-            extra_columns = self._staged_extra_columns(hook, table, staging, location)
-        else:
             extra_columns = self._extra_columns(hook, table, target, entries, location)
         load = _Load(
             hook=hook,
@@ -561,17 +552,25 @@ class SoundlinkBigQueryMergeOperator(ReportsLineage, BaseOperator):
     def _drop_staging(self, load: _Load) -> None:
         load.hook.delete_table(table_id=str(load.staging), not_found_ok=True, project_id=load.staging.project)
 
-    def _dataset_location(self, hook: BigQueryHook, target: TableRef) -> str:
-        """The dataset's location, creating the dataset only if it is missing.
+    def _dataset_location(self, hook: BigQueryHook, target: TableRef, *, create_if_missing: bool) -> str:
+        """The dataset's location, creating the dataset if it is missing and ``create_if_missing``.
 
         Looked up first: creating one, even with ``exists_ok``, needs ``bigquery.datasets.create``, which
-        a least-privilege service account that only loads into an existing dataset does not hold.
+        a least-privilege service account that only loads into an existing dataset does not hold. A
+        resumed task does not create it: its jobs ran in the dataset that was there, and a dataset deleted
+        while they ran fails the try, whose retry starts the load over.
         """
         from google.api_core.exceptions import NotFound
 
         try:
             dataset = hook.get_dataset(dataset_id=target.dataset, project_id=target.project)
         except NotFound:
+            if not create_if_missing:
+                raise SoundlinkError(
+                    f"dataset {target.project}.{target.dataset} was deleted while this task waited for its "
+                    "BigQuery jobs; the task's next try (if it has retries left) creates it and starts the "
+                    "load over"
+                ) from None
             self.log.info("Dataset %s.%s does not exist; creating it", target.project, target.dataset)
             created = hook.create_empty_dataset(
                 dataset_id=target.dataset, project_id=target.project, location=self.location, exists_ok=True

@@ -12,6 +12,7 @@ from airflow_provider_soundlink.client.errors import (
 )
 from airflow_provider_soundlink.compat import BaseOperator, Context
 from airflow_provider_soundlink.exports import ExportKind
+from airflow_provider_soundlink.hooks.bigquery import standard_sql_hook
 from airflow_provider_soundlink.hooks.soundlink import SoundlinkHook
 from airflow_provider_soundlink.operators.arguments import campaign_id_list, export_window, is_template
 from airflow_provider_soundlink.reconciliation import (
@@ -153,15 +154,7 @@ class SoundlinkReconcileOperator(BaseOperator):
     def _table_totals(
         self, target: TableRef, window: DateWindow, campaign_ids: list[str]
     ) -> dict[str, dict[str, object]]:
-        # Imported here, not at module level: DAG files import this module on every parse.
-        from airflow.providers.google.cloud.hooks.bigquery import BigQueryHook
-
-        hook = BigQueryHook(
-            gcp_conn_id=self.gcp_conn_id,
-            location=self.location,
-            impersonation_chain=self.impersonation_chain,
-            use_legacy_sql=False,
-        )
+        hook = standard_sql_hook(self.gcp_conn_id, self.location, self.impersonation_chain)
         table = table_definition(ExportKind.BREAKDOWN)
         configuration = {
             "query": {

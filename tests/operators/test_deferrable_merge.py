@@ -11,11 +11,12 @@ from typing import Any
 
 import pytest
 from airflow.providers.google.cloud.hooks.gcs import GCSHook
-from google.api_core.exceptions import BadRequest
+from google.api_core.exceptions import BadRequest, NotFound
 from operator_pipeline import PLAYLIST_CAMPAIGN, RECENT_WINDOW, TRACK_CAMPAIGN, Pipeline, truth_rows
 from stand_ins import SANDBOX_TODAY
 from task_context import task_context
 
+from airflow_provider_soundlink.client.errors import SoundlinkError, SoundlinkFinalError
 from airflow_provider_soundlink.compat import TaskDeferred
 from airflow_provider_soundlink.exports import ExportKind
 from airflow_provider_soundlink.operators import SoundlinkBigQueryMergeOperator
@@ -114,6 +115,26 @@ def test_a_deferred_load_that_fails_raises_the_synchronous_error_and_leaves_the_
     assert str(deferred.value).split(": ", 1)[1] == str(synchronous.value).split(": ", 1)[1]
     assert pipeline.stored(ExportKind.BREAKDOWN) == table
     assert pipeline.tables() == ["campaign_country_daily"]
+
+
+def test_a_resumed_merge_whose_dataset_was_deleted_fails_for_a_retry_and_does_not_create_it(
+    pipeline: Pipeline,
+) -> None:
+    manifest = pipeline.export(ExportKind.BREAKDOWN, [TRACK_CAMPAIGN], RECENT_WINDOW)
+    context = task_context("merge_breakdown")
+    with pytest.raises(TaskDeferred) as deferred:
+        merge_operator(pipeline, manifest, deferrable=True).execute(context)
+    event = first_event(deferred.value.trigger)
+    dataset = f"{pipeline.project}.{pipeline.dataset}"
+    pipeline.client.delete_dataset(dataset, delete_contents=True)
+
+    with pytest.raises(SoundlinkError, match="was deleted while this task waited") as error:
+        merge_operator(pipeline, manifest, deferrable=True).resume_after_job(context, event=event)
+
+    # Not final: the task's retries start the load over.
+    assert not isinstance(error.value, SoundlinkFinalError)
+    with pytest.raises(NotFound):
+        pipeline.client.get_dataset(dataset)
 
 
 def test_deferrable_follows_airflows_default_deferrable_unless_given(monkeypatch: pytest.MonkeyPatch) -> None:
