@@ -9,7 +9,8 @@ moved four ways, each in its own process so that its CPU time and peak resident 
 - ``raw upload``: the google provider's ``GCSHook.upload`` of the same bytes, so the upload's own cost is
   visible apart from the operator's.
 
-Wall and CPU seconds cover the work only: not the interpreter's start, the imports, nor the first use
+Each run starts once the files the previous one wrote are on disk (``sync``). Wall and CPU seconds
+(user and system) cover the work only: not the interpreter's start, the imports, nor the first use
 of the GCS client (one tiny upload first); peak RSS is the whole process's, and "added" is what the work
 added to the process as it stood after its imports. The raw copy, the hook and the operator run
 ``--repeat`` times and the table shows their medians (one run of the operator varies by a second of CPU
@@ -219,6 +220,13 @@ def raw_copy(url: str, target: Path) -> Figures:
     }
 
 
+def settled(figures: Figures) -> Figures:
+    """A run's figures, once the files it wrote are on disk: the next run then does not share the two
+    cores with the kernel writing back the previous run's gigabyte."""
+    os.sync()
+    return figures
+
+
 def median(runs: list[Figures]) -> Figures:
     return {name: statistics.median(run[name] for run in runs) for name in runs[0]}
 
@@ -237,12 +245,14 @@ def measure_scale(
             "AIRFLOW_CONN_SOUNDLINK_DEFAULT": services.soundlink_connection_json(sandbox.base_url),
         }
         for _ in range(repeat):
-            runs["raw copy"].append(raw_copy(url, export_file))
-            runs["hook"].append(run_child("hook", (campaign_id, str(work / "hook.jsonl")), child_env))
-            runs["operator"].append(run_child("operator", (campaign_id, f"bench/{scale}"), child_env))
+            runs["raw copy"].append(settled(raw_copy(url, export_file)))
+            hook = run_child("hook", (campaign_id, str(work / "hook.jsonl")), child_env)
+            runs["hook"].append(settled(hook))
+            operator = run_child("operator", (campaign_id, f"bench/{scale}"), child_env)
+            runs["operator"].append(settled(operator))
         # Once: fake-gcs-server takes minutes to store a large upload (its own CPU, not ours).
         upload = (str(export_file), f"raw-upload/{scale}.jsonl")
-        runs["raw upload"].append(run_child("raw upload", upload, child_env))
+        runs["raw upload"].append(settled(run_child("raw upload", upload, child_env)))
     size_mib = export_file.stat().st_size / 2**20
     rows = runs["hook"][0]["rows"]
     return {variant: {**median(figures), "rows": rows, "mib": size_mib} for variant, figures in runs.items()}
