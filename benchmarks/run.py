@@ -109,8 +109,8 @@ def measured(figures: Figures) -> Iterator[None]:
 
 
 def cpu_figures(user: float, system: float) -> Figures:
-    """CPU time split as the kernel accounts it: system time is the socket and file copies, user time the
-    checks and the rest of the Python code."""
+    """CPU time split as the kernel accounts it: system time is the kernel's work for the process (socket
+    and file copies, page cache it allocates), user time the checks and the rest of the Python code."""
     return {"cpu_seconds": user + system, "user_seconds": user, "system_seconds": system}
 
 
