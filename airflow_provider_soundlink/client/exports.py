@@ -256,8 +256,10 @@ class _ExportStream:
             ):
                 parts.append(chunk)
                 gathered += len(chunk)
+                if gathered < EXPORT_BLOCK_BYTES:
+                    continue
                 cut = chunk.rfind(b"\n") + 1
-                if gathered < EXPORT_BLOCK_BYTES or not cut:
+                if not cut:
                     continue
                 parts[-1] = chunk[:cut]
                 yield b"".join(parts)

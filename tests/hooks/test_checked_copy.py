@@ -47,11 +47,17 @@ def response(
     return answer
 
 
-def copy(body: bytes, row_count: int | None = None) -> tuple[int, dict[str, frozenset[str]], bytes]:
-    target = io.BytesIO()
+def copy(
+    body: bytes,
+    row_count: int | None = None,
+    *,
+    content_encoding: str | None = None,
+    target: io.BytesIO | None = None,
+) -> tuple[int, dict[str, frozenset[str]], bytes]:
+    target = io.BytesIO() if target is None else target
     rows, new_fields = copy_checked_export(
         CONTEXT,
-        response(body, row_count),
+        response(body, row_count, content_encoding),
         target,
         export_fields=EXPORT_FIELDS,
         timeout=60,
@@ -173,12 +179,7 @@ def test_reads_are_gathered_into_runs_of_about_the_block_size(monkeypatch: pytes
             writes.append(bytes(data))
             return super().write(data)
 
-    target = RecordingFile()
-    rows, _ = copy_checked_export(
-        CONTEXT, response(body, 200), target, export_fields=EXPORT_FIELDS, timeout=60, progress_interval=60
-    )
-
-    assert (rows, target.getvalue()) == (200, body)
+    assert copy(body, 200, target=RecordingFile()) == (200, {}, body)
     assert len(writes) <= len(body) // 1000 + 1
     # Reads are gathered to 1000 bytes, and each run ends at the last newline of its last read.
     assert all(len(run) > 1000 - 100 for run in writes[:-1]), [len(run) for run in writes]
@@ -187,14 +188,4 @@ def test_reads_are_gathered_into_runs_of_about_the_block_size(monkeypatch: pytes
 
 def test_a_compressed_body_is_decoded_and_checked(read_bytes: int) -> None:
     body = b"".join(row(number) + b"\n" for number in range(50))
-    target = io.BytesIO()
-    rows, _ = copy_checked_export(
-        CONTEXT,
-        response(gzip.compress(body), 50, content_encoding="gzip"),
-        target,
-        export_fields=EXPORT_FIELDS,
-        timeout=60,
-        progress_interval=60,
-    )
-
-    assert (rows, target.getvalue()) == (50, body)
+    assert copy(gzip.compress(body), 50, content_encoding="gzip") == (50, {}, body)
