@@ -21,6 +21,8 @@ from airflow_provider_soundlink.sandbox.data import DEFAULT_SEED
 
 STARTUP_TIMEOUT_SECONDS = 30.0
 STOP_GRACE_SECONDS = 5.0
+DRAIN_TIMEOUT_SECONDS = 30.0
+"""How long ``reset`` waits for requests already being answered (a slow answer its client gave up on)."""
 ERROR_OUTPUT_CHARS = 4000
 """How much of the server's output, from the end, a start-up error carries."""
 
@@ -180,7 +182,19 @@ class SandboxProcess:
         self._admin("DELETE", "faults")
 
     def reset(self) -> None:
-        """Clear faults and the request log, and restore the start-up today."""
+        """Clear faults and the request log, and restore the start-up today.
+
+        Requests still being answered are waited for first: one whose client gave up on a slow answer
+        is logged when the answer is written, and would otherwise land in the next test's log.
+        """
+        deadline = time.monotonic() + DRAIN_TIMEOUT_SECONDS
+        while (in_flight := self.state()["requestsInFlight"]) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        if in_flight:
+            raise RuntimeError(
+                f"{in_flight} sandbox request(s) still being answered after {DRAIN_TIMEOUT_SECONDS:g}s; "
+                "a client left a trickle running"
+            )
         self._admin("POST", "reset")
 
     def requests_log(self) -> list[dict[str, Any]]:

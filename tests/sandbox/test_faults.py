@@ -185,3 +185,17 @@ def test_request_log_records_method_path_query_and_status(client: SandboxClient)
         {"method": "GET", "path": "/v1/campaigns", "query": {"pageSize": "3"}, "status": 200},
         {"method": "GET", "path": "/v1/campaigns/camp_nope", "query": {}, "status": 404},
     ]
+
+
+def test_reset_waits_for_an_answer_its_client_gave_up_on(client: SandboxClient) -> None:
+    """A slow answer is logged when it is written: reset (every test's start) waits for it, so it cannot
+    land in the next test's log."""
+    client.process.add_fault(path="ping", kind="slow", delay=0.5)
+    with pytest.raises(requests.ReadTimeout):
+        client.session.get(
+            client.process.base_url + "/v1/ping", headers={"x-api-key": "sk_sandbox_all"}, timeout=0.1
+        )
+    assert client.process.state()["requestsInFlight"] == 1
+    client.process.reset()
+    assert client.process.state()["requestsInFlight"] == 0
+    assert client.process.requests_log() == []
