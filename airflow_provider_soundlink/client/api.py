@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import itertools
 from collections.abc import Iterator
@@ -23,6 +24,7 @@ from airflow_provider_soundlink.client.exports import (
     NDJSON,
     ExportLine,
     ExportSummary,
+    ExportTarget,
     check_schema_version,
     copy_checked_export,
     export_lines,
@@ -273,10 +275,28 @@ class SoundlinkApi:
         fileobj: BinaryIO,
         engagement_context: str | None = None,
     ) -> ExportSummary:
-        """Write the export of one window to ``fileobj`` as newline-terminated lines.
+        """Write the export of one window to the seekable ``fileobj`` as newline-terminated lines.
 
         A cut-off or short stream fetches the whole window again (the file is rewound and truncated
-        first), within the same attempts and time budget as any other retried call.
+        first); see :meth:`stream_export`.
+        """
+        return self.stream_export(kind, campaign_id, window, lambda: _rewound(fileobj), engagement_context)
+
+    def stream_export(
+        self,
+        kind: ExportKind | str,
+        campaign_id: str,
+        window: DateWindow,
+        open_target: ExportTarget,
+        engagement_context: str | None = None,
+    ) -> ExportSummary:
+        """Write the export of one window, as newline-terminated lines, into a target opened per attempt.
+
+        Each attempt enters ``open_target()`` and writes into what it gives. The block ends normally only
+        once the stream has been checked complete (every line, and the row count against X-Row-Count),
+        and with the error otherwise, so a target that publishes on a normal exit (an upload finalized on
+        close) publishes complete exports only. A cut-off or short stream opens a new target and fetches
+        the whole window again, within the same attempts and time budget as any other retried call.
         """
         campaign_export = export_kind(kind, CAMPAIGN_EXPORTS)
         context = self._export_context(campaign_export, campaign_id, window, engagement_context)
@@ -285,18 +305,17 @@ class SoundlinkApi:
         export_fields = table_definition(campaign_export).export_column_names
 
         def attempt() -> ExportSummary:
-            fileobj.seek(0)
-            fileobj.truncate()
-            response = self.transport.send(context, accept=NDJSON)
-            file_name = suggested_file_name(response.headers.get("Content-Disposition")) or fallback_name
-            row_count, new_fields = copy_checked_export(
-                context,
-                response,
-                fileobj,
-                export_fields=export_fields,
-                timeout=settings.export_timeout,
-                progress_interval=settings.progress_interval,
-            )
+            with open_target() as target:
+                response = self.transport.send(context, accept=NDJSON)
+                file_name = suggested_file_name(response.headers.get("Content-Disposition")) or fallback_name
+                row_count, new_fields = copy_checked_export(
+                    context,
+                    response,
+                    target,
+                    export_fields=export_fields,
+                    timeout=settings.export_timeout,
+                    progress_interval=settings.progress_interval,
+                )
             return ExportSummary(row_count, new_fields, file_name)
 
         return self.transport.call(attempt)
@@ -327,6 +346,13 @@ class SoundlinkClient(SoundlinkApi):
     @property
     def transport(self) -> Transport:
         return self._transport
+
+
+@contextlib.contextmanager
+def _rewound(fileobj: BinaryIO) -> Iterator[BinaryIO]:
+    fileobj.seek(0)
+    fileobj.truncate()
+    yield fileobj
 
 
 def _path_segment(campaign_id: str) -> str:

@@ -16,8 +16,9 @@ import json
 import logging
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping
+from contextlib import AbstractContextManager
 from pathlib import PurePosixPath
-from typing import Any, BinaryIO, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, Protocol
 
 import msgspec
 import requests
@@ -44,6 +45,16 @@ per read, and after each chunk's size line only what the 8 KiB read buffer holds
 chunks arrive as about 33 KiB per read on average), while each run's check and write has a fixed cost.
 Much larger runs measured slower (1 MiB: more CPU and wall time per GB than 64 KiB): each run is read
 three times (newline scan, decode, write), best while it is still in the CPU's cache."""
+
+
+class ExportWriter(Protocol):
+    """Where a checked export's bytes go: a binary file, or an upload."""
+
+    def write(self, data: bytes, /) -> object: ...
+
+
+ExportTarget = Callable[[], AbstractContextManager[ExportWriter]]
+"""Opens where one attempt of an export is written (see ``SoundlinkApi.stream_export``)."""
 
 
 class ExportLine(NamedTuple):
@@ -123,7 +134,7 @@ def export_lines(
 def copy_checked_export(
     context: RequestContext,
     response: requests.Response,
-    fileobj: BinaryIO,
+    fileobj: ExportWriter,
     *,
     export_fields: Collection[str],
     timeout: float,

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-import tempfile
+import functools
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -20,7 +19,7 @@ from airflow_provider_soundlink.operators.arguments import (
     export_window,
     is_template,
 )
-from airflow_provider_soundlink.operators.gcs_objects import upload_complete_file
+from airflow_provider_soundlink.operators.gcs_objects import complete_object_upload, gcs_uri
 from airflow_provider_soundlink.operators.lineage import ReportsLineage, api_dataset, gcs_dataset
 from airflow_provider_soundlink.operators.links import GcsFolderLink
 from airflow_provider_soundlink.schemas import table_definition
@@ -48,9 +47,10 @@ class SoundlinkExportToGCSOperator(ReportsLineage, BaseOperator):
     """Export Soundlink campaign metrics as JSONL into GCS and return a manifest of what was written.
 
     For each campaign, the inclusive range ``report_start_date..report_end_date`` is cut into windows of at
-    most 90 days; each window is streamed into a local temporary file (memory stays flat; the hook fetches
-    the window again if the stream is cut off) and, only once complete and verified against the API's row
-    count, uploaded to ``gs://{bucket}/{object_prefix}/{table}/campaign_id={id}/{start}_{end}[_{context}].jsonl``.
+    most 90 days; each window is streamed, checked line by line, into a resumable upload (memory stays flat,
+    nothing is written locally; the hook fetches the window again if the stream is cut off), which becomes
+    the object only once the stream is complete and verified against the API's row count:
+    ``gs://{bucket}/{object_prefix}/{table}/campaign_id={id}/{start}_{end}[_{context}].jsonl``.
     The name depends only on those inputs, so a re-run overwrites instead of duplicating. Lines are uploaded
     exactly as received: fields the table definition does not know stay in the object, are named in a
     warning and in the manifest, and are ignored by the load.
@@ -138,48 +138,45 @@ class SoundlinkExportToGCSOperator(ReportsLineage, BaseOperator):
         lineage = self.record_lineage()
         gcs = GCSHook(gcp_conn_id=self.gcp_conn_id, impersonation_chain=self.impersonation_chain)
         manifest: list[ManifestEntry] = []
-        with tempfile.TemporaryDirectory(prefix="soundlink-export-") as scratch:
-            local_path = Path(scratch) / "slice.jsonl"
-            for position, campaign_id in enumerate(campaign_ids, start=1):
-                self.log.info(
-                    "Exporting campaign %s (%d of %d) over %s",
-                    campaign_id,
-                    position,
-                    len(campaign_ids),
-                    window,
+        for position, campaign_id in enumerate(campaign_ids, start=1):
+            self.log.info(
+                "Exporting campaign %s (%d of %d) over %s", campaign_id, position, len(campaign_ids), window
+            )
+            export_path = self.export.export_path(quote(campaign_id, safe=""))
+            lineage.read(api_dataset(soundlink.settings.base_url, export_path))
+            for part in slice_date_range(window.start, window.end):
+                object_name = export_object_name(
+                    self.object_prefix, self.export, campaign_id, part, self.engagement_context
                 )
-                export_path = self.export.export_path(quote(campaign_id, safe=""))
-                lineage.read(api_dataset(soundlink.settings.base_url, export_path))
-                for part in slice_date_range(window.start, window.end):
-                    object_name = export_object_name(
-                        self.object_prefix, self.export, campaign_id, part, self.engagement_context
+                # Each attempt streams into its own upload, which becomes the object only once the
+                # stream is checked complete: a failed download leaves no partial object.
+                summary = soundlink.stream_export(
+                    self.export,
+                    campaign_id,
+                    part,
+                    functools.partial(complete_object_upload, gcs, self.bucket, object_name),
+                    engagement_context=self.engagement_context,
+                )
+                uri = gcs_uri(self.bucket, object_name)
+                lineage.wrote(gcs_dataset(uri))
+                self.log.info(
+                    "Exported %d rows of campaign %s %s to %s", summary.row_count, campaign_id, part, uri
+                )
+                manifest.append(
+                    ManifestEntry(
+                        export=self.export.value,
+                        table=table.name,
+                        scope=self._scope(campaign_id),
+                        start_date=part.start.isoformat(),
+                        end_date=part.end.isoformat(),
+                        uri=uri,
+                        row_count=summary.row_count,
+                        new_fields=sorted(summary.new_fields),
+                        new_field_kinds={
+                            name: sorted(kinds) for name, kinds in sorted(summary.new_fields.items())
+                        },
                     )
-                    # The object is written only from a complete file, so a failed download leaves no
-                    # partial object under the final name.
-                    with local_path.open("w+b") as local:
-                        summary = soundlink.download_export(
-                            self.export, campaign_id, part, local, engagement_context=self.engagement_context
-                        )
-                    uri = upload_complete_file(gcs, self.bucket, object_name, local_path)
-                    lineage.wrote(gcs_dataset(uri))
-                    self.log.info(
-                        "Exported %d rows of campaign %s %s to %s", summary.row_count, campaign_id, part, uri
-                    )
-                    manifest.append(
-                        ManifestEntry(
-                            export=self.export.value,
-                            table=table.name,
-                            scope=self._scope(campaign_id),
-                            start_date=part.start.isoformat(),
-                            end_date=part.end.isoformat(),
-                            uri=uri,
-                            row_count=summary.row_count,
-                            new_fields=sorted(summary.new_fields),
-                            new_field_kinds={
-                                name: sorted(kinds) for name, kinds in sorted(summary.new_fields.items())
-                            },
-                        )
-                    )
+                )
         self._warn_about_new_fields(table.name, manifest)
         return manifest
 

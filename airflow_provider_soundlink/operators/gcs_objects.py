@@ -1,31 +1,55 @@
-"""Writing an export's complete local file to its GCS object, the one way both export operators do it."""
+"""Writing an export's GCS object, the one way both export operators do it: streamed into a resumable
+upload that becomes the object only when the export is complete."""
 
 from __future__ import annotations
 
-from pathlib import Path
+import contextlib
+import logging
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from airflow_provider_soundlink.client.exports import NDJSON
 
 if TYPE_CHECKING:
     from airflow.providers.google.cloud.hooks.gcs import GCSHook
+    from google.cloud.storage.fileio import BlobWriter
+
+log = logging.getLogger(__name__)
 
 UPLOAD_CHUNK_BYTES = 8 * 1024 * 1024
-"""The resumable upload's chunk, which the client holds in memory: google-cloud-storage buffers 100 MiB
-by default, so memory would grow with the export; chunks must be multiples of 256 KiB."""
+"""The resumable upload's chunk, which the writer holds in memory until it is sent: google-cloud-storage
+buffers 100 MiB by default; chunks must be multiples of 256 KiB."""
 
 
-def upload_complete_file(gcs: GCSHook, bucket: str, object_name: str, local_path: Path) -> str:
-    """Upload a file that holds a whole, checked export; returns the object's ``gs://`` URI.
-
-    Only complete files are uploaded, so a failed download never leaves a partial object under the
-    final name, and the name depends only on the export's inputs, so a re-run overwrites it.
-    """
-    gcs.upload(
-        bucket_name=bucket,
-        object_name=object_name,
-        filename=str(local_path),
-        mime_type=NDJSON,
-        chunk_size=UPLOAD_CHUNK_BYTES,
-    )
+def gcs_uri(bucket: str, object_name: str) -> str:
     return f"gs://{bucket}/{object_name}"
+
+
+@contextlib.contextmanager
+def complete_object_upload(gcs: GCSHook, bucket: str, object_name: str) -> Iterator[BlobWriter]:
+    """A writer into ``gs://{bucket}/{object_name}`` whose object exists only once its block ends normally.
+
+    Writes go out as the chunks of one resumable upload, so memory stays flat and no local file is
+    written. "Only a completed resumable upload appears in your bucket and, if applicable, replaces an
+    existing object with the same name" (Cloud Storage, "Resumable uploads"): the upload is completed on a
+    normal exit only, after the last chunk's response is checked against the CRC32C of every byte sent,
+    and cancelled when the block raises. So a failed or cut-off export never leaves a partial object under
+    the final name, and a re-run, whose name depends only on the export's inputs, replaces the object.
+    """
+    blob = gcs.get_conn().bucket(bucket).blob(object_name)
+    writer = blob.open("wb", chunk_size=UPLOAD_CHUNK_BYTES, content_type=NDJSON, checksum="crc32c")
+    try:
+        yield writer
+    except BaseException:
+        _cancel(writer, gcs_uri(bucket, object_name))
+        raise
+    writer.close()
+
+
+def _cancel(writer: BlobWriter, uri: str) -> None:
+    """Cancel an upload whose export failed; a session left open is never completed, so it makes no object
+    and expires ("a resumable upload must be completed within a week of being initiated")."""
+    try:
+        writer.terminate()
+    except Exception as error:  # the export's own error is the one to raise
+        log.warning("The unfinished upload to %s could not be cancelled (%s); it makes no object", uri, error)

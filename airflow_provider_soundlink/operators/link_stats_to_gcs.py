@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import tempfile
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -17,7 +15,7 @@ from airflow_provider_soundlink.exports import ExportKind
 from airflow_provider_soundlink.hooks.soundlink import SoundlinkHook
 from airflow_provider_soundlink.manifest import ManifestEntry
 from airflow_provider_soundlink.operators.arguments import export_window, is_template
-from airflow_provider_soundlink.operators.gcs_objects import upload_complete_file
+from airflow_provider_soundlink.operators.gcs_objects import complete_object_upload, gcs_uri
 from airflow_provider_soundlink.operators.lineage import ReportsLineage, api_dataset, gcs_dataset
 from airflow_provider_soundlink.operators.links import GcsFolderLink
 from airflow_provider_soundlink.pseudonymise import PERSONAL_LINK_STATS_FIELDS, pseudonymise
@@ -230,41 +228,40 @@ class SoundlinkLinkStatsToGCSOperator(ReportsLineage, BaseOperator):
         table = table_definition(ExportKind.LINK_STATS)
         GcsFolderLink.persist(context, GcsFolderLink.url(self.bucket, self.object_prefix, table.name))
         manifest: list[ManifestEntry] = []
-        with tempfile.TemporaryDirectory(prefix="soundlink-link-stats-") as scratch:
-            local_path = Path(scratch) / "day.jsonl"
-            for day in (one_day.start for one_day in slice_date_range(window.start, window.end, max_days=1)):
-                for grouping in groupings:
-                    exported_at = dt.datetime.now(dt.timezone.utc)
-                    rows = 0
-                    new_fields: set[str] = set()
-                    with local_path.open("w", encoding="utf-8") as local:
-                        for entry in soundlink.iter_link_stats(
-                            dt.datetime.combine(day, dt.time(), dt.timezone.utc),
-                            dt.datetime.combine(day, _LAST_MILLISECOND, dt.timezone.utc),
-                            grouping,
-                            page_size=self.page_size,
-                            **api_filters,
-                        ):
-                            row = _row(day, grouping, entry, stored_filters, exported_at, personal)
-                            local.write(json.dumps(row, separators=(",", ":")) + "\n")
-                            new_fields.update(set(entry) - _expected_fields(grouping))
-                            rows += 1
-                    object_name = link_stats_object_name(self.object_prefix, grouping, stored_filters, day)
-                    uri = upload_complete_file(gcs, self.bucket, object_name, local_path)
-                    lineage.wrote(gcs_dataset(uri))
-                    self.log.info("Exported %d link-stats rows of %s to %s", rows, day, uri)
-                    manifest.append(
-                        ManifestEntry(
-                            export=ExportKind.LINK_STATS.value,
-                            table=table.name,
-                            scope={"group_by": group_by_value(grouping), **_filter_columns(stored_filters)},
-                            start_date=day.isoformat(),
-                            end_date=day.isoformat(),
-                            uri=uri,
-                            row_count=rows,
-                            new_fields=sorted(new_fields),
-                        )
+        for day in (one_day.start for one_day in slice_date_range(window.start, window.end, max_days=1)):
+            for grouping in groupings:
+                exported_at = dt.datetime.now(dt.timezone.utc)
+                rows = 0
+                new_fields: set[str] = set()
+                object_name = link_stats_object_name(self.object_prefix, grouping, stored_filters, day)
+                # The object appears only once every page is written (see complete_object_upload).
+                with complete_object_upload(gcs, self.bucket, object_name) as upload:
+                    for entry in soundlink.iter_link_stats(
+                        dt.datetime.combine(day, dt.time(), dt.timezone.utc),
+                        dt.datetime.combine(day, _LAST_MILLISECOND, dt.timezone.utc),
+                        grouping,
+                        page_size=self.page_size,
+                        **api_filters,
+                    ):
+                        row = _row(day, grouping, entry, stored_filters, exported_at, personal)
+                        upload.write(json.dumps(row, separators=(",", ":")).encode() + b"\n")
+                        new_fields.update(set(entry) - _expected_fields(grouping))
+                        rows += 1
+                uri = gcs_uri(self.bucket, object_name)
+                lineage.wrote(gcs_dataset(uri))
+                self.log.info("Exported %d link-stats rows of %s to %s", rows, day, uri)
+                manifest.append(
+                    ManifestEntry(
+                        export=ExportKind.LINK_STATS.value,
+                        table=table.name,
+                        scope={"group_by": group_by_value(grouping), **_filter_columns(stored_filters)},
+                        start_date=day.isoformat(),
+                        end_date=day.isoformat(),
+                        uri=uri,
+                        row_count=rows,
+                        new_fields=sorted(new_fields),
                     )
+                )
         self._warn_about_new_fields(manifest)
         return manifest
 
