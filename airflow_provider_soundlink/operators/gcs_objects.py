@@ -47,9 +47,16 @@ def complete_object_upload(gcs: GCSHook, bucket: str, object_name: str) -> Itera
 
 
 def _cancel(writer: BlobWriter, uri: str) -> None:
-    """Cancel an upload whose export failed; a session left open is never completed, so it makes no object
-    and expires ("a resumable upload must be completed within a week of being initiated")."""
+    """Cancel an upload whose export failed, and make sure it can never be completed.
+
+    ``terminate()`` closes the writer only after its cancel request succeeded. A writer left open would
+    complete the partial object when it is closed later: ``IOBase.__del__`` closes it when it is
+    collected, and ``close()`` sends the last chunk. So when the cancel fails, the writer's buffer is
+    closed here (``close()`` then sends nothing), and the open session is never completed: it makes no
+    object and expires ("a resumable upload must be completed within a week of being initiated").
+    """
     try:
         writer.terminate()
     except Exception as error:  # the export's own error is the one to raise
+        writer._buffer.close()
         log.warning("The unfinished upload to %s could not be cancelled (%s); it makes no object", uri, error)
