@@ -6,8 +6,8 @@ moved four ways, each in its own process so that its CPU time and peak resident 
 - ``raw copy``: curl writing the response to a file, the floor (the sandbox's own CPU is its limit);
 - ``hook``: ``SoundlinkHook.download_export`` into a local file, every line checked;
 - ``operator``: ``SoundlinkExportToGCSOperator.execute`` into fake-gcs-server, the path DAGs run;
-- ``raw upload``: the google provider's ``GCSHook.upload`` of the same bytes, so the upload's own cost is
-  visible apart from the operator's.
+- ``raw upload``: the google provider's ``GCSHook.upload`` of the same bytes from a file, in the same chunk
+  size, so the upload's own cost is visible apart from the operator's.
 
 Each run starts once the files the previous one wrote are on disk (``sync``). Wall and CPU seconds
 (user and system) cover the work only: not the interpreter's start, the imports, nor the first use
@@ -154,25 +154,23 @@ def operator_child(campaign_id: str, prefix: str) -> Figures:
 def upload_child(source: str, object_name: str) -> Figures:
     from airflow.providers.google.cloud.hooks.gcs import GCSHook
 
-    from airflow_provider_soundlink.operators.gcs_objects import upload_complete_file
+    from airflow_provider_soundlink.operators.gcs_objects import UPLOAD_CHUNK_BYTES
 
     gcs = GCSHook()
     warm_up_uploads(gcs)
     figures: Figures = {}
     with measured(figures):
-        upload_complete_file(gcs, BUCKET, object_name, Path(source))
+        gcs.upload(BUCKET, object_name, filename=source, chunk_size=UPLOAD_CHUNK_BYTES)
     return figures
 
 
 def warm_up_uploads(gcs: Any) -> None:
     """One tiny upload first: the modules google-cloud-storage imports on its first upload, and the
     client and credentials, are a task's start-up, not the cost of moving the export."""
-    from airflow_provider_soundlink.operators.gcs_objects import upload_complete_file
+    from airflow_provider_soundlink.operators.gcs_objects import complete_object_upload
 
-    with tempfile.NamedTemporaryFile(suffix=".jsonl") as tiny:
-        tiny.write(b"{}\n")
-        tiny.flush()
-        upload_complete_file(gcs, BUCKET, "warm-up.jsonl", Path(tiny.name))
+    with complete_object_upload(gcs, BUCKET, "warm-up.jsonl") as upload:
+        upload.write(b"{}\n")
 
 
 CHILDREN: dict[str, Callable[[str, str], Figures]] = {
