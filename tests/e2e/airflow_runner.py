@@ -398,9 +398,16 @@ class AirflowEnvironment:
     def wait_for_serialized_dag(self, dag_id: str, daemons: _ProcessGroup) -> None:
         """Waits until the daemons' DAG parsing has written ``dag_id`` to the database, which triggering
         a run and ``backfill create`` read. (``airflow dags reserialize`` beside a running parser races it
-        for the same rows: on PostgreSQL one of the two then fails on a duplicate key.)"""
+        for the same rows: on PostgreSQL one of the two then fails on a duplicate key.)
+
+        Both rows: Airflow 2.11 writes ``serialized_dag``, commits while syncing the DAG's permissions,
+        and only then writes the ``dag`` row that ``dags trigger`` looks the DAG up in."""
         daemons.wait_until(
-            lambda: self._query_one("SELECT count(*) FROM serialized_dag WHERE dag_id = ?", (dag_id,)),
+            lambda: self._query_one(
+                "SELECT count(*) FROM serialized_dag JOIN dag ON dag.dag_id = serialized_dag.dag_id"
+                " WHERE serialized_dag.dag_id = ?",
+                (dag_id,),
+            ),
             f"the first parse of {dag_id}",
             PARSE_TIMEOUT_SECONDS,
         )

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import decimal
 import io
 import json
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,6 +17,7 @@ from airflow_provider_soundlink.client.errors import (
     SoundlinkConfigurationError,
     SoundlinkMalformedExportError,
     SoundlinkSchemaVersionError,
+    SoundlinkServerError,
     SoundlinkStreamError,
 )
 from airflow_provider_soundlink.compat import AirflowFailException
@@ -149,6 +152,69 @@ def test_download_refetches_the_whole_window_after_a_broken_stream(
     assert len(export_requests(sandbox)) == 2
     (retry,) = [record.getMessage() for record in caplog.records if "retrying in" in record.getMessage()]
     assert "attempt 1 of 5" in retry
+
+
+class RecordedTargets:
+    """Opens one in-memory target per attempt and records how each attempt's block ended."""
+
+    def __init__(self) -> None:
+        self.written: list[io.BytesIO] = []
+        self.endings: list[type[BaseException] | None] = []
+
+    @contextlib.contextmanager
+    def open(self) -> Iterator[io.BytesIO]:
+        target = io.BytesIO()
+        self.written.append(target)
+        try:
+            yield target
+        except BaseException as error:
+            self.endings.append(type(error))
+            raise
+        self.endings.append(None)
+
+
+@pytest.mark.parametrize(
+    ("fault", "failed_attempt_error"),
+    [
+        ({"kind": "cut", "after_lines": 5}, SoundlinkStreamError),
+        ({"kind": "short", "missing_lines": 3}, SoundlinkStreamError),
+        ({"kind": "status", "status": 503}, SoundlinkServerError),
+    ],
+)
+def test_stream_export_opens_a_target_per_attempt_and_ends_only_the_complete_one_normally(
+    make_hook: HookFactory,
+    sandbox: SandboxProcess,
+    truth: SandboxData,
+    track_campaign: str,
+    fault: dict[str, Any],
+    failed_attempt_error: type[Exception],
+) -> None:
+    """A target that publishes on a normal exit (an upload completed on close) publishes only the
+    attempt whose stream was checked complete, never the broken one."""
+    sandbox.add_fault(path="/breakdown/export", count=1, **fault)
+    targets = RecordedTargets()
+
+    summary = make_hook().stream_export("breakdown", track_campaign, APRIL, targets.open)
+
+    [failed, complete] = targets.endings
+    assert failed is not None and issubclass(failed, failed_attempt_error)
+    assert complete is None
+    expected = truth.breakdown_rows(track_campaign, APRIL.start, APRIL.end, SANDBOX_TODAY)
+    lines = targets.written[1].getvalue().splitlines()
+    assert [json.loads(line, parse_float=decimal.Decimal) for line in lines] == expected
+    assert summary.row_count == len(expected)
+
+
+def test_stream_export_ends_every_target_with_the_error_when_every_attempt_fails(
+    make_hook: HookFactory, sandbox: SandboxProcess, track_campaign: str
+) -> None:
+    sandbox.add_fault(path="/breakdown/export", kind="cut", after_lines=1, count=10)
+    targets = RecordedTargets()
+
+    with pytest.raises(SoundlinkStreamError, match="cut off"):
+        make_hook(max_attempts=3).stream_export("breakdown", track_campaign, APRIL, targets.open)
+
+    assert targets.endings == [SoundlinkStreamError] * 3
 
 
 @pytest.mark.parametrize(
