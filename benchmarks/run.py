@@ -3,18 +3,22 @@
 One 90-day engagement export of a running sandbox campaign, at two sandbox scales (10x apart in rows), is
 moved four ways, each in its own process so that its CPU time and peak resident memory are its own:
 
-- ``raw copy``: curl writing the response to a file, the floor (the sandbox's own CPU is its limit);
-- ``hook``: ``SoundlinkHook.download_export`` into a local file, every line checked;
+- ``raw copy``: curl reading the response into ``/dev/null``, the floor (the sandbox's own CPU is its limit);
+- ``hook``: ``SoundlinkHook.stream_export``, every line checked, into ``/dev/null``: the export path both
+  ``download_export`` and the operator take;
 - ``operator``: ``SoundlinkExportToGCSOperator.execute`` into fake-gcs-server, the path DAGs run;
 - ``raw upload``: the google provider's ``GCSHook.upload`` of the same bytes from a file, in the same chunk
   size, so the upload's own cost is visible apart from the operator's.
 
-Each run starts once the files the previous one wrote are on disk (``sync``). Wall and CPU seconds
-(user and system) cover the work only: not the interpreter's start, the imports, nor the first use
-of the GCS client (one tiny upload first); peak RSS is the whole process's, and "added" is what the work
-added to the process as it stood after its imports. The raw copy, the hook and the operator run
-``--repeat`` times and the table shows their medians (one run of the operator varies by a second of CPU
-here); the raw upload runs once, as fake-gcs-server takes minutes to store a large upload.
+The raw copy and the hook discard the bytes because on this VM a file's page cache costs 1-3 s of system
+time per GB at random (memory the guest freed is handed back to the host and faults in again when the
+cache reuses it), which is neither the client's work nor curl's, and lands on either side by chance
+(RESULTS.md, 2026-12-06). Each run starts once the files the previous one wrote are on disk (``sync``).
+Wall and CPU seconds (user and system) cover the work only: not the interpreter's start, the imports,
+nor the first use of the GCS client (one tiny upload first); peak RSS is the whole process's, and "added"
+is what the work added to the process as it stood after its imports. The raw copy, the hook and the
+operator run ``--repeat`` times and the table shows their medians (one run of the operator varies by a
+second of CPU here); the raw upload runs once, as fake-gcs-server takes minutes to store a large upload.
 
 Targets, checked at the larger scale:
 
@@ -49,7 +53,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, BinaryIO
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO_ROOT / "scripts")]
@@ -121,9 +125,14 @@ def hook_child(campaign_id: str, target: str) -> Figures:
     from airflow_provider_soundlink.hooks.soundlink import SoundlinkHook
 
     hook = SoundlinkHook(progress_interval=3600)
+
+    def sink() -> BinaryIO:
+        return Path(target).open("wb")  # stream_export enters and closes it, once per attempt
+
     figures: Figures = {}
-    with Path(target).open("wb") as sink, measured(figures):
-        figures["rows"] = hook.download_export(ExportKind.ENGAGEMENT, campaign_id, WINDOW, sink).row_count
+    with measured(figures):
+        summary = hook.stream_export(ExportKind.ENGAGEMENT, campaign_id, WINDOW, sink)
+    figures["rows"] = summary.row_count
     return figures
 
 
@@ -243,12 +252,13 @@ def measure_scale(
             "AIRFLOW_CONN_SOUNDLINK_DEFAULT": services.soundlink_connection_json(sandbox.base_url),
         }
         for _ in range(repeat):
-            runs["raw copy"].append(settled(raw_copy(url, export_file)))
-            hook = run_child("hook", (campaign_id, str(work / "hook.jsonl")), child_env)
+            runs["raw copy"].append(settled(raw_copy(url, Path(os.devnull))))
+            hook = run_child("hook", (campaign_id, os.devnull), child_env)
             runs["hook"].append(settled(hook))
             operator = run_child("operator", (campaign_id, f"bench/{scale}"), child_env)
             runs["operator"].append(settled(operator))
         # Once: fake-gcs-server takes minutes to store a large upload (its own CPU, not ours).
+        raw_copy(url, export_file)
         upload = (str(export_file), f"raw-upload/{scale}.jsonl")
         runs["raw upload"].append(settled(run_child("raw upload", upload, child_env)))
     size_mib = export_file.stat().st_size / 2**20
