@@ -17,10 +17,12 @@ GOOGLE_PROVIDER_VERSION=22.8.0
 # The operators report lineage when it is installed (the openlineage extra); the tests read the events.
 OPENLINEAGE_PROVIDER_VERSION=2.20.3
 CELERY_PROVIDER_VERSION=3.26.0
-AIRFLOW2_CRYPTOGRAPHY_VERSION=50.0.2
 # celery 5.7 dropped celery.backends.database.retry, which the celery provider 3.26.0 imports.
 CELERY_VERSION=5.5.3
 PSYCOPG2_VERSION=2.9.13
+# cryptography 51 made MultiFernet a class that takes no new attributes, and Airflow 2.11's get_fernet()
+# sets one on it (is_encrypted): every connection with a password then fails to load.
+AIRFLOW2_CRYPTOGRAPHY_VERSION=50.0.2
 ASYNCPG_VERSION=0.32.0
 LOCAL_BIGQUERY_VERSION=0.3.2
 DUCKDB_VERSION=1.5.5
@@ -92,9 +94,9 @@ af3_env() {
         "apache-airflow-providers-celery==$CELERY_PROVIDER_VERSION" "celery[redis]==$CELERY_VERSION" \
         "asyncpg==$ASYNCPG_VERSION"
 }
-# cryptography 51 made MultiFernet a class that takes no new attributes, and Airflow 2.11's get_fernet()
-# sets one on it (is_encrypted): every connection with a password then fails to load.
-af2_env() { airflow_env "$VENVS/af2" "$AIRFLOW2_VERSION" "dev,openlineage" "cryptography==$AIRFLOW2_CRYPTOGRAPHY_VERSION"; }
+af2_env() {
+    airflow_env "$VENVS/af2" "$AIRFLOW2_VERSION" "dev,openlineage" "cryptography==$AIRFLOW2_CRYPTOGRAPHY_VERSION"
+}
 
 case "${1:-all}" in
     af3) af3_env ;;
