@@ -34,6 +34,9 @@ class ManifestEntry(TypedDict):
     new_field_kinds: NotRequired[dict[str, list[str]]]
     """Each new field's JSON kinds (see :mod:`airflow_provider_soundlink.new_fields`); absent from the
     manifests of exports that carry no kinds, which count as unknown."""
+    snapshot_at: NotRequired[str]
+    """When the API answered the export (ISO 8601, UTC): the object holds its scope's rows as of then (see
+    :mod:`airflow_provider_soundlink.sql`). Absent when the answer carried no time."""
 
 
 _ENTRY_TYPES: dict[str, type | tuple[type, ...]] = {
@@ -57,6 +60,9 @@ class ManifestScope:
     window: DateWindow
     values: dict[str, tuple[str, ...]]
     """Scope column -> the values covered, in the order the manifest first names them."""
+    snapshots: dict[tuple[str, ...], dt.datetime]
+    """Combination of scope values (in the order of ``values``) -> the earliest answer time of its objects,
+    for the combinations whose every object has one: the time its export is known to speak for."""
 
 
 def entry_window(entry: ManifestEntry) -> DateWindow:
@@ -130,6 +136,18 @@ def _checked_entry(entry: object, position: int) -> ManifestEntry:
                 f"manifest entry {position} has new_field_kinds={kinds!r}; it maps field names to lists"
             )
         checked["new_field_kinds"] = {name: list(seen) for name, seen in kinds.items()}
+    snapshot_at = entry.get("snapshot_at")
+    if snapshot_at is not None:
+        try:
+            answered = dt.datetime.fromisoformat(snapshot_at) if isinstance(snapshot_at, str) else None
+        except ValueError:
+            answered = None
+        if answered is None or answered.tzinfo is None:
+            raise SoundlinkConfigurationError(
+                f"manifest entry {position} has snapshot_at={snapshot_at!r}; it is an ISO 8601 time with "
+                "its UTC offset"
+            )
+        checked["snapshot_at"] = snapshot_at
     try:
         entry_window(checked)
     except ValueError as error:
@@ -163,9 +181,14 @@ def manifest_scope(entries: Sequence[ManifestEntry]) -> ManifestScope:
         )
     columns = list(entries[0]["scope"])
     windows_by_scope: dict[tuple[str, ...], list[DateWindow]] = {}
+    answers_by_scope: dict[tuple[str, ...], list[dt.datetime | None]] = {}
     for entry in entries:
         key = tuple(entry["scope"][column] for column in columns)
         windows_by_scope.setdefault(key, []).append(entry_window(entry))
+        answered = entry.get("snapshot_at")
+        answers_by_scope.setdefault(key, []).append(
+            None if answered is None else dt.datetime.fromisoformat(answered)
+        )
     window = DateWindow(
         min(entry_window(entry).start for entry in entries), max(entry_window(entry).end for entry in entries)
     )
@@ -181,7 +204,15 @@ def manifest_scope(entries: Sequence[ManifestEntry]) -> ManifestScope:
                 f"manifest's window {window}; loading it would delete its stored rows for those days. Export "
                 "every combination over the same dates (one export task per run) before merging"
             )
-    return ManifestScope(export=exports.pop(), table=entries[0]["table"], window=window, values=values)
+    # The earliest answer, so no day of a combination is taken as newer than its oldest object says.
+    snapshots = {
+        key: min(known)
+        for key, answers in answers_by_scope.items()
+        if len(known := [answer for answer in answers if answer is not None]) == len(answers)
+    }
+    return ManifestScope(
+        export=exports.pop(), table=entries[0]["table"], window=window, values=values, snapshots=snapshots
+    )
 
 
 def _describe(columns: Sequence[str], key: Sequence[str]) -> str:

@@ -18,6 +18,15 @@ make every read of the target prunable to the load's ``report_date`` partitions:
   which partitions are scanned by including the partitioning column in either a subquery filter, a
   search_condition filter, or a merge_condition filter").
 
+Snapshots: Soundlink stamps every row with ``exported_at``, "when this row was generated. Use for
+deduplication if the same report_date is re-delivered", so for each scope value (campaign, and context
+where the table has one) and report date the newest export wins whole, whatever order loads run in. A
+day's version is its latest ``exported_at``; an export's version of a day it has no rows for is the later
+of when the API answered it (its ``Date`` header, ``snapshot_at`` in the manifest) and its newest row of
+that scope value: the export says "no rows" as of then. A stored day newer than the export's is kept as
+it is; an older one is replaced by the export's rows for that day, which deletes rows a revision removed.
+A scope value the export holds no rows and no answer time for changes nothing.
+
 Money: NUMERIC holds 9 fractional digits ("Data types", NUMERIC: "Scale: 9"); the API derives values by
 division and documents no scale. Staging types those columns BIGNUMERIC (scale 38), so no load rejects
 a long decimal, and the MERGE rounds them to 9 digits with ``ROUND(x, 9, 'ROUND_HALF_AWAY_FROM_ZERO')``
@@ -102,7 +111,10 @@ NUMERIC_SCALE = 9
 """Fractional digits of BigQuery's NUMERIC; the MERGE rounds staged BIGNUMERIC values to this."""
 ROUNDING_MODE = "ROUND_HALF_AWAY_FROM_ZERO"
 FROM_EXPORT = "_from_export"
-"""The source column that tells a fresh row from a stored one kept because it was exported later."""
+"""The candidate column that tells a fresh row from a stored one."""
+SNAPSHOTS_PARAMETER = "export_snapshots"
+"""The query parameter holding, per scope value, when the API answered its export (see ``snapshot_at``)."""
+_NO_VERSION = "TIMESTAMP '0001-01-01 00:00:00+00'"
 
 
 @dataclass(frozen=True)
@@ -112,11 +124,17 @@ class MergeStatement:
     sql: str
     scope_columns: tuple[str, ...]
 
-    def query_parameters(self, scope: Mapping[str, Sequence[str]]) -> list[dict[str, Any]]:
+    def query_parameters(
+        self,
+        scope: Mapping[str, Sequence[str]],
+        snapshots: Mapping[tuple[str, ...], dt.datetime] | None = None,
+    ) -> list[dict[str, Any]]:
         """``queryParameters`` of the query job, in the BigQuery REST API's shape.
 
         ``scope`` gives, for each scope column of the statement, the values the load covers, e.g.
-        ``{"campaign_id": ["camp_a", "camp_b"]}``.
+        ``{"campaign_id": ["camp_a", "camp_b"]}``. ``snapshots`` maps a combination of scope values (in
+        the order of ``scope_columns``) to when the API answered its export; combinations left out have
+        no answer time, and a day they hold no rows for keeps what is stored.
         """
         if set(scope) != set(self.scope_columns):
             raise SoundlinkConfigurationError(
@@ -131,7 +149,41 @@ class MergeStatement:
                     f"the scope of {column!r} must be a non-empty list of values, got {values!r}"
                 )
             parameters.append(string_array_parameter(scope_parameter(column), values))
+        parameters.append(self._snapshots_parameter(snapshots or {}))
         return parameters
+
+    def _snapshots_parameter(self, snapshots: Mapping[tuple[str, ...], dt.datetime]) -> dict[str, Any]:
+        fields = [*self.scope_columns, "snapshot_at"]
+        types = ["STRING"] * len(self.scope_columns) + ["TIMESTAMP"]
+        values = []
+        for combination, answered in snapshots.items():
+            if len(combination) != len(self.scope_columns) or answered.tzinfo is None:
+                raise SoundlinkConfigurationError(
+                    f"a snapshot is a combination of {list(self.scope_columns)} values with an aware "
+                    f"time; got {combination!r} at {answered!r}"
+                )
+            members = [*combination, answered.astimezone(dt.timezone.utc).isoformat()]
+            values.append(
+                {
+                    "structValues": {
+                        name: {"value": value} for name, value in zip(fields, members, strict=True)
+                    }
+                }
+            )
+        return {
+            "name": SNAPSHOTS_PARAMETER,
+            "parameterType": {
+                "type": "ARRAY",
+                "arrayType": {
+                    "type": "STRUCT",
+                    "structTypes": [
+                        {"name": name, "type": {"type": type_}}
+                        for name, type_ in zip(fields, types, strict=True)
+                    ],
+                },
+            },
+            "parameterValue": {"arrayValues": values},
+        }
 
 
 def string_array_parameter(name: str, values: Sequence[object]) -> dict[str, Any]:
@@ -169,17 +221,18 @@ def merge_statement(
     scope_columns: Sequence[str],
     extra_columns: Sequence[str] = (),
 ) -> MergeStatement:
-    """MERGE the rows of ``staging`` into ``target``, making the fresh export the truth for its scope.
+    """MERGE the rows of ``staging`` into ``target``: for each scope value and day, the newest export wins.
 
     ``extra_columns`` are columns of both tables beyond the table definition (new export fields added as
     columns): they are carried like the defined ones, so a stored row that is kept keeps their values.
 
     The scope is the report dates of ``window`` x, for each of ``scope_columns`` (scope columns of the
-    table definition), the values in the array parameter ``@scope_<column>``. Within it, per primary key:
-    the row with the latest ``exported_at`` among the fresh rows and the stored one is kept (a fresh row
-    wins a tie, and is stamped with the load time; a kept stored row keeps its stamp); a stored row whose
-    key the export no longer holds is deleted. Rows outside the scope, in staging or in the target, are
-    left alone. See the module docstring for why this is one ``ON FALSE`` MERGE.
+    table definition), the values in the array parameter ``@scope_<column>``. Within it, per scope value
+    and report date, the stored rows stay as they are when their latest ``exported_at`` is newer than the
+    export's version of that day (see the module docstring), and are otherwise replaced by the export's
+    rows of that day: per primary key its row with the latest ``exported_at``, stamped with the load time.
+    Rows outside the scope, in staging or in the target, are left alone. See the module docstring for why
+    this is one ``ON FALSE`` MERGE.
     """
     if not scope_columns:
         raise SoundlinkConfigurationError(
@@ -196,6 +249,8 @@ def merge_statement(
     exported = [*table.export_column_names, *extra_columns]
     loaded_at = table.loaded_at_field
     stored_columns = [*exported, loaded_at]
+    scope = list(scope_columns)
+    day = [*scope, table.partition_field]
 
     def in_scope(alias: str) -> str:
         conditions = [
@@ -210,37 +265,69 @@ def merge_statement(
             return name
         return f"CAST(ROUND({name}, {NUMERIC_SCALE}, '{ROUNDING_MODE}') AS NUMERIC) AS {name}"
 
+    def latest(exported_at_of: str, partition: Sequence[str], alias: str) -> str:
+        return _wrapped(f"      MAX({exported_at_of}) OVER (PARTITION BY ", partition, f") AS {alias},", 8)
+
+    fresh, stored = f"IF({FROM_EXPORT}, exported_at, NULL)", f"IF({FROM_EXPORT}, NULL, exported_at)"
     sql = "\n".join(
         [
             f"MERGE {target.quoted} AS target",
             "USING (",
             _wrapped("  SELECT ", stored_columns, ""),
             "  FROM (",
+            "    SELECT candidate.*, snapshot._snapshot_at,",
+            latest(fresh, day, "_export_day"),
+            latest(fresh, scope, "_export_newest"),
+            latest(stored, day, "_stored_day"),
             _wrapped(
-                "    SELECT ",
+                "      ROW_NUMBER() OVER (PARTITION BY ",
+                [FROM_EXPORT, *key],
+                " ORDER BY exported_at DESC) AS _key_rank",
+                8,
+            ),
+            "    FROM (",
+            _wrapped(
+                "      SELECT ",
                 [
                     *map(fresh_value, exported),
                     f"CURRENT_TIMESTAMP() AS {loaded_at}",
                     f"TRUE AS {FROM_EXPORT}",
                 ],
                 "",
-                indent=6,
+                indent=8,
             ),
-            f"    FROM {staging.quoted} AS staged",
-            "    WHERE " + in_scope("staged"),
-            "    UNION ALL",
-            _wrapped("    SELECT ", [*stored_columns, f"FALSE AS {FROM_EXPORT}"], "", indent=6),
-            f"    FROM {target.quoted} AS stored",
-            "    WHERE " + in_scope("stored"),
-            "  )",
-            # QUALIFY once had to stand with WHERE, GROUP BY or HAVING; WHERE TRUE keeps it valid there.
-            "  WHERE TRUE",
-            _wrapped(f"  QUALIFY LOGICAL_OR({FROM_EXPORT}) OVER (PARTITION BY ", key, ")"),
+            f"      FROM {staging.quoted} AS staged",
+            "      WHERE " + in_scope("staged").replace("\n      AND ", "\n        AND "),
+            "      UNION ALL",
+            _wrapped("      SELECT ", [*stored_columns, f"FALSE AS {FROM_EXPORT}"], "", indent=8),
+            f"      FROM {target.quoted} AS stored",
+            "      WHERE " + in_scope("stored").replace("\n      AND ", "\n        AND "),
+            "    ) AS candidate",
+            "    LEFT JOIN (",
             _wrapped(
-                "    AND ROW_NUMBER() OVER (PARTITION BY ",
-                key,
-                f" ORDER BY exported_at DESC, {FROM_EXPORT} DESC) = 1",
+                "      SELECT ",
+                [
+                    *(f"answer.{column} AS _snapshot_{column}" for column in scope),
+                    "answer.snapshot_at AS _snapshot_at",
+                ],
+                "",
+                indent=8,
             ),
+            f"      FROM UNNEST(@{SNAPSHOTS_PARAMETER}) AS answer",
+            "    ) AS snapshot",
+            "      ON "
+            + "\n      AND ".join(f"candidate.{column} = snapshot._snapshot_{column}" for column in scope),
+            "  )",
+            # Per scope value and day the newer side wins whole, the export a tie; an export's version of
+            # a day it has no rows for is the later of its answer time and its newest row of the scope
+            # value (an IF, since GREATEST is NULL when either is).
+            "  WHERE IF(",
+            "    COALESCE(_export_day,",
+            "      IF(_export_newest IS NULL OR _snapshot_at > _export_newest,",
+            "        _snapshot_at, _export_newest))",
+            f"      >= COALESCE(_stored_day, {_NO_VERSION}),",
+            f"    {FROM_EXPORT} AND _key_rank = 1,",
+            f"    NOT {FROM_EXPORT})",
             ") AS source",
             "ON FALSE",
             "WHEN NOT MATCHED BY TARGET THEN",

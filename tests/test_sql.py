@@ -33,39 +33,56 @@ USING (
     currency_account, streams_per_listener, cpl, cpf, cost_per_result, cpc_linkclick, ctr_linkclick,
     ctr_adclick, result_type, _loaded_at
   FROM (
-    SELECT provider, account_id, schema_version, report_date, report_date_timezone, exported_at,
-      campaign_id, campaign_name, campaign_target_type, campaign_target_isrc,
-      campaign_target_spotify_track_id, campaign_target_playlist_id, country_code, impressions,
-      ad_clicks, link_clicks, streams, listeners, followers,
-      CAST(ROUND(spend_media, 9, 'ROUND_HALF_AWAY_FROM_ZERO') AS NUMERIC) AS spend_media,
-      CAST(ROUND(spend_total, 9, 'ROUND_HALF_AWAY_FROM_ZERO') AS NUMERIC) AS spend_total,
-      CAST(ROUND(fees, 9, 'ROUND_HALF_AWAY_FROM_ZERO') AS NUMERIC) AS fees, currency,
-      currency_account, streams_per_listener,
-      CAST(ROUND(cpl, 9, 'ROUND_HALF_AWAY_FROM_ZERO') AS NUMERIC) AS cpl,
-      CAST(ROUND(cpf, 9, 'ROUND_HALF_AWAY_FROM_ZERO') AS NUMERIC) AS cpf,
-      CAST(ROUND(cost_per_result, 9, 'ROUND_HALF_AWAY_FROM_ZERO') AS NUMERIC) AS cost_per_result,
-      CAST(ROUND(cpc_linkclick, 9, 'ROUND_HALF_AWAY_FROM_ZERO') AS NUMERIC) AS cpc_linkclick,
-      ctr_linkclick, ctr_adclick, result_type, CURRENT_TIMESTAMP() AS _loaded_at,
-      TRUE AS _from_export
-    FROM `my-project.marketing_staging.campaign_country_daily_run1` AS staged
-    WHERE staged.report_date BETWEEN DATE '2026-04-01' AND DATE '2026-04-08'
-      AND staged.campaign_id IN UNNEST(@scope_campaign_id)
-    UNION ALL
-    SELECT provider, account_id, schema_version, report_date, report_date_timezone, exported_at,
-      campaign_id, campaign_name, campaign_target_type, campaign_target_isrc,
-      campaign_target_spotify_track_id, campaign_target_playlist_id, country_code, impressions,
-      ad_clicks, link_clicks, streams, listeners, followers, spend_media, spend_total, fees,
-      currency, currency_account, streams_per_listener, cpl, cpf, cost_per_result, cpc_linkclick,
-      ctr_linkclick, ctr_adclick, result_type, _loaded_at, FALSE AS _from_export
-    FROM `my-project.marketing.campaign_country_daily` AS stored
-    WHERE stored.report_date BETWEEN DATE '2026-04-01' AND DATE '2026-04-08'
-      AND stored.campaign_id IN UNNEST(@scope_campaign_id)
+    SELECT candidate.*, snapshot._snapshot_at,
+      MAX(IF(_from_export, exported_at, NULL)) OVER (PARTITION BY campaign_id,
+        report_date) AS _export_day,
+      MAX(IF(_from_export, exported_at, NULL)) OVER (PARTITION BY campaign_id) AS _export_newest,
+      MAX(IF(_from_export, NULL, exported_at)) OVER (PARTITION BY campaign_id,
+        report_date) AS _stored_day,
+      ROW_NUMBER() OVER (PARTITION BY _from_export, provider, account_id, report_date, campaign_id,
+        country_code ORDER BY exported_at DESC) AS _key_rank
+    FROM (
+      SELECT provider, account_id, schema_version, report_date, report_date_timezone, exported_at,
+        campaign_id, campaign_name, campaign_target_type, campaign_target_isrc,
+        campaign_target_spotify_track_id, campaign_target_playlist_id, country_code, impressions,
+        ad_clicks, link_clicks, streams, listeners, followers,
+        CAST(ROUND(spend_media, 9, 'ROUND_HALF_AWAY_FROM_ZERO') AS NUMERIC) AS spend_media,
+        CAST(ROUND(spend_total, 9, 'ROUND_HALF_AWAY_FROM_ZERO') AS NUMERIC) AS spend_total,
+        CAST(ROUND(fees, 9, 'ROUND_HALF_AWAY_FROM_ZERO') AS NUMERIC) AS fees, currency,
+        currency_account, streams_per_listener,
+        CAST(ROUND(cpl, 9, 'ROUND_HALF_AWAY_FROM_ZERO') AS NUMERIC) AS cpl,
+        CAST(ROUND(cpf, 9, 'ROUND_HALF_AWAY_FROM_ZERO') AS NUMERIC) AS cpf,
+        CAST(ROUND(cost_per_result, 9, 'ROUND_HALF_AWAY_FROM_ZERO') AS NUMERIC) AS cost_per_result,
+        CAST(ROUND(cpc_linkclick, 9, 'ROUND_HALF_AWAY_FROM_ZERO') AS NUMERIC) AS cpc_linkclick,
+        ctr_linkclick, ctr_adclick, result_type, CURRENT_TIMESTAMP() AS _loaded_at,
+        TRUE AS _from_export
+      FROM `my-project.marketing_staging.campaign_country_daily_run1` AS staged
+      WHERE staged.report_date BETWEEN DATE '2026-04-01' AND DATE '2026-04-08'
+        AND staged.campaign_id IN UNNEST(@scope_campaign_id)
+      UNION ALL
+      SELECT provider, account_id, schema_version, report_date, report_date_timezone, exported_at,
+        campaign_id, campaign_name, campaign_target_type, campaign_target_isrc,
+        campaign_target_spotify_track_id, campaign_target_playlist_id, country_code, impressions,
+        ad_clicks, link_clicks, streams, listeners, followers, spend_media, spend_total, fees,
+        currency, currency_account, streams_per_listener, cpl, cpf, cost_per_result, cpc_linkclick,
+        ctr_linkclick, ctr_adclick, result_type, _loaded_at, FALSE AS _from_export
+      FROM `my-project.marketing.campaign_country_daily` AS stored
+      WHERE stored.report_date BETWEEN DATE '2026-04-01' AND DATE '2026-04-08'
+        AND stored.campaign_id IN UNNEST(@scope_campaign_id)
+    ) AS candidate
+    LEFT JOIN (
+      SELECT answer.campaign_id AS _snapshot_campaign_id, answer.snapshot_at AS _snapshot_at
+      FROM UNNEST(@export_snapshots) AS answer
+    ) AS snapshot
+      ON candidate.campaign_id = snapshot._snapshot_campaign_id
   )
-  WHERE TRUE
-  QUALIFY LOGICAL_OR(_from_export) OVER (PARTITION BY provider, account_id, report_date,
-    campaign_id, country_code)
-    AND ROW_NUMBER() OVER (PARTITION BY provider, account_id, report_date, campaign_id,
-    country_code ORDER BY exported_at DESC, _from_export DESC) = 1
+  WHERE IF(
+    COALESCE(_export_day,
+      IF(_export_newest IS NULL OR _snapshot_at > _export_newest,
+        _snapshot_at, _export_newest))
+      >= COALESCE(_stored_day, TIMESTAMP '0001-01-01 00:00:00+00'),
+    _from_export AND _key_rank = 1,
+    NOT _from_export)
 ) AS source
 ON FALSE
 WHEN NOT MATCHED BY TARGET THEN
@@ -145,9 +162,11 @@ def test_every_read_of_the_target_and_staging_filters_partitions_by_constant_dat
 
     assert "@window" not in sql
     assert sql.count(f"`my-project.marketing.{table.name}`") == 2
-    assert f"FROM `my-project.marketing.{table.name}` AS stored\n    WHERE stored.{PARTITION_FILTER}\n" in sql
+    assert (
+        f"FROM `my-project.marketing.{table.name}` AS stored\n      WHERE stored.{PARTITION_FILTER}\n" in sql
+    )
     assert f"FROM `my-project.marketing.{table.name}__staging_0123` AS staged\n" in sql
-    assert f"    WHERE staged.{PARTITION_FILTER}\n" in sql
+    assert f"      WHERE staged.{PARTITION_FILTER}\n" in sql
     for alias in ("staged", "stored", "target"):
         for column in scope_columns:
             assert f"{alias}.{column} IN UNNEST(@scope_{column})" in sql
@@ -167,20 +186,38 @@ def test_money_is_rounded_to_numeric_scale_by_the_documented_rounding_mode_and_n
     assert table.loaded_at_field not in staging_types
 
 
-def test_the_latest_export_wins_per_key_and_only_keys_the_export_holds_survive() -> None:
+def test_per_scope_value_and_day_the_newer_side_wins_whole() -> None:
     words = " ".join(_merge(ExportKind.ENGAGEMENT, ("campaign_id", "engagement_context")).split())
     key = (
         "provider, account_id, report_date, campaign_id, engagement_context, country_code, "
         "engaged_spotify_track_id"
     )
+    day = "campaign_id, engagement_context, report_date"
 
-    # Fresh and stored rows of the scope side by side: a key survives only if the export holds it, and
-    # then with its latest exported_at (a fresh row wins a tie).
+    # Fresh and stored rows of the scope side by side, with each side's version of their day.
     assert "TRUE AS _from_export FROM `my-project.marketing.campaign_engagement_daily__staging_0123`" in words
     assert "FALSE AS _from_export FROM `my-project.marketing.campaign_engagement_daily` AS stored" in words
-    assert f"QUALIFY LOGICAL_OR(_from_export) OVER (PARTITION BY {key})" in words
+    assert f"MAX(IF(_from_export, exported_at, NULL)) OVER (PARTITION BY {day}) AS _export_day" in words
+    assert f"MAX(IF(_from_export, NULL, exported_at)) OVER (PARTITION BY {day}) AS _stored_day" in words
+    # A day the export has no rows for: the later of its answer time and its newest row of the scope value.
     assert (
-        f"AND ROW_NUMBER() OVER (PARTITION BY {key} ORDER BY exported_at DESC, _from_export DESC) = 1"
+        "MAX(IF(_from_export, exported_at, NULL)) OVER (PARTITION BY campaign_id, engagement_context) "
+        "AS _export_newest" in words
+    )
+    assert (
+        "LEFT JOIN ( SELECT answer.campaign_id AS _snapshot_campaign_id, answer.engagement_context AS "
+        "_snapshot_engagement_context, answer.snapshot_at AS _snapshot_at FROM UNNEST(@export_snapshots) AS "
+        "answer ) AS snapshot ON candidate.campaign_id = snapshot._snapshot_campaign_id AND "
+        "candidate.engagement_context = snapshot._snapshot_engagement_context" in words
+    )
+    # The newer side of each day wins whole (the export a tie); of the export, the latest row per key.
+    assert (
+        "WHERE IF( COALESCE(_export_day, IF(_export_newest IS NULL OR _snapshot_at > _export_newest, "
+        "_snapshot_at, _export_newest)) >= COALESCE(_stored_day, TIMESTAMP '0001-01-01 00:00:00+00'), "
+        "_from_export AND _key_rank = 1, NOT _from_export)" in words
+    )
+    assert (
+        f"ROW_NUMBER() OVER (PARTITION BY _from_export, {key} ORDER BY exported_at DESC) AS _key_rank"
         in words
     )
 
@@ -196,6 +233,7 @@ def test_query_parameters_carry_each_scope_column() -> None:
 
     parameters = statement.query_parameters(
         {"engagement_context": ["playlist"], "campaign_id": ["camp_a", "8ccd7b88-2591"]},
+        {("camp_a", "playlist"): dt.datetime(2026, 4, 9, 14, 30, tzinfo=dt.timezone(dt.timedelta(hours=2)))},
     )
 
     assert parameters == [
@@ -209,7 +247,53 @@ def test_query_parameters_carry_each_scope_column() -> None:
             "parameterType": {"type": "ARRAY", "arrayType": {"type": "STRING"}},
             "parameterValue": {"arrayValues": [{"value": "playlist"}]},
         },
+        {
+            "name": "export_snapshots",
+            "parameterType": {
+                "type": "ARRAY",
+                "arrayType": {
+                    "type": "STRUCT",
+                    "structTypes": [
+                        {"name": "campaign_id", "type": {"type": "STRING"}},
+                        {"name": "engagement_context", "type": {"type": "STRING"}},
+                        {"name": "snapshot_at", "type": {"type": "TIMESTAMP"}},
+                    ],
+                },
+            },
+            "parameterValue": {
+                "arrayValues": [
+                    {
+                        "structValues": {
+                            "campaign_id": {"value": "camp_a"},
+                            "engagement_context": {"value": "playlist"},
+                            "snapshot_at": {"value": "2026-04-09T12:30:00+00:00"},
+                        }
+                    }
+                ]
+            },
+        },
     ]
+
+
+@pytest.mark.parametrize(
+    "snapshots",
+    [
+        {("camp_a", "playlist"): dt.datetime(2026, 4, 9)},
+        {("camp_a",): dt.datetime(2026, 4, 9, tzinfo=dt.UTC)},
+    ],
+    ids=["naive time", "short combination"],
+)
+def test_query_parameters_refuse_a_bad_snapshot(snapshots: dict[tuple[str, ...], dt.datetime]) -> None:
+    statement = merge_statement(
+        table_definition(ExportKind.ENGAGEMENT),
+        TARGET,
+        STAGING,
+        WINDOW,
+        ("campaign_id", "engagement_context"),
+    )
+
+    with pytest.raises(ValueError, match="a snapshot is a combination of"):
+        statement.query_parameters({"campaign_id": ["camp_a"], "engagement_context": ["playlist"]}, snapshots)
 
 
 @pytest.mark.parametrize(

@@ -25,6 +25,7 @@ from airflow_provider_soundlink.client.exports import (
     ExportLine,
     ExportSummary,
     ExportTarget,
+    answer_time,
     check_schema_version,
     copy_checked_export,
     export_lines,
@@ -316,7 +317,7 @@ class SoundlinkApi:
                     timeout=settings.export_timeout,
                     progress_interval=settings.progress_interval,
                 )
-            return ExportSummary(row_count, new_fields, file_name)
+            return ExportSummary(row_count, new_fields, file_name, answer_time(response))
 
         return self.transport.call(attempt)
 

@@ -10,8 +10,10 @@ bytes would come again.
 
 from __future__ import annotations
 
+import datetime as dt
 import decimal
 import email.message
+import email.utils
 import json
 import logging
 import time
@@ -72,6 +74,30 @@ class ExportSummary(NamedTuple):
     """Fields the export's table definition does not know (a schema addition on Soundlink's side), each
     with the JSON kinds of its values (see :mod:`airflow_provider_soundlink.new_fields`)."""
     file_name: str
+    answered_at: dt.datetime | None
+    """When the API answered the export (its ``Date`` header): the export holds the rows as of then. None
+    when the answer carried no usable ``Date``."""
+
+
+def answer_time(response: requests.Response) -> dt.datetime | None:
+    """The instant an answer's ``Date`` header names, in UTC; None when it is missing or unreadable.
+
+    An origin server with a clock sends ``Date`` on every 2xx answer (RFC 9110, 6.6.1); it is the API's
+    own clock, the one its ``exported_at`` stamps are read from.
+    """
+    value = response.headers.get("Date")
+    if not value:
+        return None
+    try:
+        answered = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    # An HTTP-date is always GMT; a "-0000" zone parses as naive.
+    return (
+        answered.replace(tzinfo=dt.timezone.utc)
+        if answered.tzinfo is None
+        else answered.astimezone(dt.timezone.utc)
+    )
 
 
 class _ProgressLog:

@@ -165,9 +165,10 @@ class SoundlinkBigQueryMergeOperator(ReportsLineage, BaseOperator):
     defines the scope: the window from its earliest start to its latest end x the values it covers of the
     table definition's scope columns (its campaigns, and its engagement context if it has one; for link
     statistics its groupings and filters). Every combination must have been exported over that whole
-    window, because inside the scope the export is the truth: per primary key the row with the latest
-    ``exported_at`` is kept (a stored row exported later than the fresh one stays), new rows are inserted,
-    and stored rows the export no longer holds are deleted. Rows outside the scope are never touched.
+    window, because inside the scope the newest export of each scope value and report date wins whole: a
+    stored day whose latest ``exported_at`` is newer than the export's stays as it is, an older one is
+    replaced by the export's rows of that day (rows a revision removed are deleted), whatever order loads
+    run in (see :mod:`airflow_provider_soundlink.sql`). Rows outside the scope are never touched.
 
     Steps: look the dataset up and create it only if it is missing (in ``location``); check that the
     buckets of the objects are in a location the dataset can load from, where the bucket's location can be
@@ -542,7 +543,7 @@ class SoundlinkBigQueryMergeOperator(ReportsLineage, BaseOperator):
                 "query": statement.sql,
                 "useLegacySql": False,
                 "parameterMode": "NAMED",
-                "queryParameters": statement.query_parameters(load.scope.values),
+                "queryParameters": statement.query_parameters(load.scope.values, load.scope.snapshots),
             }
         }
         if self.maximum_bytes_billed is not None:

@@ -162,21 +162,22 @@ class SoundlinkExportToGCSOperator(ReportsLineage, BaseOperator):
                 self.log.info(
                     "Exported %d rows of campaign %s %s to %s", summary.row_count, campaign_id, part, uri
                 )
-                manifest.append(
-                    ManifestEntry(
-                        export=self.export.value,
-                        table=table.name,
-                        scope=self._scope(campaign_id),
-                        start_date=part.start.isoformat(),
-                        end_date=part.end.isoformat(),
-                        uri=uri,
-                        row_count=summary.row_count,
-                        new_fields=sorted(summary.new_fields),
-                        new_field_kinds={
-                            name: sorted(kinds) for name, kinds in sorted(summary.new_fields.items())
-                        },
-                    )
+                entry = ManifestEntry(
+                    export=self.export.value,
+                    table=table.name,
+                    scope=self._scope(campaign_id),
+                    start_date=part.start.isoformat(),
+                    end_date=part.end.isoformat(),
+                    uri=uri,
+                    row_count=summary.row_count,
+                    new_fields=sorted(summary.new_fields),
+                    new_field_kinds={
+                        name: sorted(kinds) for name, kinds in sorted(summary.new_fields.items())
+                    },
                 )
+                if summary.answered_at is not None:
+                    entry["snapshot_at"] = summary.answered_at.isoformat()
+                manifest.append(entry)
         self._warn_about_new_fields(table.name, manifest)
         return manifest
 

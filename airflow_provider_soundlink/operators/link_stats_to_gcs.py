@@ -260,6 +260,8 @@ class SoundlinkLinkStatsToGCSOperator(ReportsLineage, BaseOperator):
                         uri=uri,
                         row_count=rows,
                         new_fields=sorted(new_fields),
+                        # Every page was read after this instant, which the rows carry as exported_at.
+                        snapshot_at=exported_at.isoformat(),
                     )
                 )
         self._warn_about_new_fields(manifest)

@@ -68,7 +68,8 @@ before the end. endDate before startDate, or more than 90 days, is 400 invalid_d
 malformed date is 400 invalid_query_parameter. With the sandbox's today T, rows exist for report
 dates up to T-1 (an endDate of T or later is no error). A report date D closes at 00:00 UTC on D+1
 and stays revisable for 7 days: its values are those known on R = min(T, D+8), so moving T changes
-the last 7 closed days and never older ones, and ``exported_at`` (R at 06:MM:SSZ) moves with R.
+the last 7 closed days and never older ones, and ``exported_at`` (R at 06:MM:SSZ) moves with R. Every
+answer's ``Date`` header reads T at 12:00:00 UTC, the sandbox's clock: after the rows it serves.
 
 The data (``data.py``)
 ----------------------

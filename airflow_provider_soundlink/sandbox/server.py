@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import email.utils
 import json
 import sys
 import threading
@@ -112,6 +113,11 @@ class SandboxState:
             self._today = self.startup_today
 
 
+ANSWER_TIME = dt.time(12, 0)
+"""The sandbox's time of day: after every row's export time (06:MM), so an answer is never older than the
+rows it carries, as on a real server, whose ``exported_at`` and ``Date`` come from one clock."""
+
+
 class SandboxServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 64
@@ -152,6 +158,11 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
 
     def do_PATCH(self) -> None:
         self._dispatch()
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """Every answer's ``Date``: the sandbox's clock, which reads ``ANSWER_TIME`` on its today."""
+        now = dt.datetime.combine(self.server.state.today, ANSWER_TIME, dt.timezone.utc)
+        return email.utils.format_datetime(now, usegmt=True)
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         # Query strings can hold personal data (subscriber ids), headers the key: neither is logged.

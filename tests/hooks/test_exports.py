@@ -121,6 +121,8 @@ def test_download_writes_lines_and_summarises(
     assert summary.row_count == len(expected)
     assert summary.new_fields == {}
     assert summary.file_name == f"engagement_{playlist_campaign}_2026-06-05_2026-06-20.jsonl"
+    # The sandbox's clock (its Date header) reads noon of its today.
+    assert summary.answered_at == dt.datetime.combine(SANDBOX_TODAY, dt.time(12), dt.timezone.utc)
 
 
 @pytest.mark.parametrize(

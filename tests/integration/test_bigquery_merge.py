@@ -192,9 +192,11 @@ class Warehouse:
         files: Sequence[Sequence[dict[str, Any]]],
         campaign_ids: Sequence[str],
         window: tuple[dt.date, dt.date],
+        snapshot_at: str | None = None,
         **extra_scope: str,
     ) -> None:
-        """One whole run: upload, load staging, MERGE with the run's scope, drop staging."""
+        """One whole run: upload, load staging, MERGE with the run's scope, drop staging. ``snapshot_at``:
+        when the API answered every export of the run (None: unknown)."""
         run = f"run-{next(self._runs)}"
         staging = self.ref(f"{self.table.name}__staging_{run.replace('-', '_')}")
         self.load_staging(self.upload(run, files), staging)
@@ -202,9 +204,13 @@ class Warehouse:
             "campaign_id": list(campaign_ids),
             **{column: [value] for column, value in extra_scope.items()},
         }
+        snapshots = {}
+        if snapshot_at is not None:
+            answered = dt.datetime.fromisoformat(snapshot_at)
+            snapshots = {combination: answered for combination in itertools.product(*scope.values())}
         statement = merge_statement(self.table, self.target, staging, DateWindow(*window), tuple(scope))
         try:
-            self.run_merge(statement.sql, statement.query_parameters(scope))
+            self.run_merge(statement.sql, statement.query_parameters(scope, snapshots))
         finally:
             self.client.delete_table(str(staging), not_found_ok=True)
 
@@ -348,13 +354,87 @@ def test_a_row_gone_from_the_fresh_export_is_deleted_inside_the_scope_only(break
     assert all(after[key] == before[key] for key in untouched)
 
 
-def test_an_empty_fresh_export_empties_its_scope(breakdown: Warehouse) -> None:
+def test_an_empty_export_answered_after_the_stored_rows_empties_its_scope(breakdown: Warehouse) -> None:
     breakdown.load([full_grid()], ["camp_a", "camp_b"], (APRIL_1, APRIL_3))
 
-    breakdown.load([[]], ["camp_b"], (APRIL_3, APRIL_3))
+    breakdown.load([[]], ["camp_b"], (APRIL_3, APRIL_3), snapshot_at=REVISED_EXPORT)
 
     assert ("camp_b", APRIL_3, "US") not in breakdown.stored_keys()
     assert len(breakdown.stored_keys()) == 10
+
+
+def test_an_empty_export_answered_before_the_stored_rows_changes_nothing(breakdown: Warehouse) -> None:
+    breakdown.load([full_grid()], ["camp_a", "camp_b"], (APRIL_1, APRIL_3))
+    before = breakdown.rows()
+
+    breakdown.load([[]], ["camp_b"], (APRIL_3, APRIL_3), snapshot_at=STALE_EXPORT)
+    breakdown.load([[]], ["camp_b"], (APRIL_3, APRIL_3), snapshot_at=None)
+
+    assert breakdown.rows() == before
+
+
+def test_a_day_an_export_has_no_rows_for_counts_as_of_its_newest_row(breakdown: Warehouse) -> None:
+    # April 3 was stored from a revised export; an older export whose newest row is older has nothing
+    # for April 3 (the day had no rows yet when it was taken), and leaves it as it is.
+    breakdown.load([full_grid(REVISED_EXPORT)], ["camp_a"], (APRIL_1, APRIL_3))
+    before = breakdown.rows()
+    older = [breakdown_row("camp_a", day, "US", STALE_EXPORT) for day in (APRIL_1, APRIL_2)]
+
+    breakdown.load([older], ["camp_a"], (APRIL_1, APRIL_3))
+
+    assert breakdown.rows() == before
+    # A newer export that has no April 3 says April 3 has no rows any more.
+    newer = [breakdown_row("camp_a", day, "US", "2026-04-07T06:00:00Z") for day in (APRIL_1, APRIL_2)]
+    breakdown.load([newer], ["camp_a"], (APRIL_1, APRIL_3))
+    assert [key for key in breakdown.stored_keys() if key[0] == "camp_a"] == [
+        ("camp_a", APRIL_1, "US"),
+        ("camp_a", APRIL_2, "US"),
+    ]
+
+
+def test_replaying_an_older_export_after_a_newer_one_changes_nothing(breakdown: Warehouse) -> None:
+    scope = (["camp_a", "camp_b"], (APRIL_1, APRIL_3))
+    older = full_grid(FIRST_EXPORT)
+    # The newer export revised April 2 and 3 and no longer holds (camp_a, April 2, DE); April 1 was final.
+    revised = {"2026-04-02", "2026-04-03"}
+    newer = [
+        {**row, "exported_at": REVISED_EXPORT, "streams": 130} if row["report_date"] in revised else row
+        for row in older
+        if (row["campaign_id"], row["report_date"], row["country_code"]) != ("camp_a", "2026-04-02", "DE")
+    ]
+    breakdown.load([newer], *scope, snapshot_at=REVISED_EXPORT)
+    after_newer = breakdown.rows()
+
+    breakdown.load([older], *scope, snapshot_at=FIRST_EXPORT)
+
+    assert breakdown.rows() == after_newer
+    assert ("camp_a", APRIL_2, "DE") not in breakdown.stored_keys()
+    assert len(after_newer) == 11
+
+
+def test_a_backfill_and_a_daily_run_merged_in_either_order_give_the_same_table(gcp_emulators: Any) -> None:
+    # A backfill over April 1-3 exported before the daily run of April 3, which saw April 2 and 3
+    # revised (April 3 losing its DE row) and a new country on April 3; each MERGE may finish first.
+    backfill = ([full_grid(FIRST_EXPORT)], ["camp_a", "camp_b"], (APRIL_1, APRIL_3), FIRST_EXPORT)
+    daily_rows = [
+        breakdown_row(campaign, day, country, REVISED_EXPORT, streams=140)
+        for campaign in ("camp_a", "camp_b")
+        for day, country in ((APRIL_2, "DE"), (APRIL_2, "US"), (APRIL_3, "US"), (APRIL_3, "FR"))
+    ]
+    daily = ([daily_rows], ["camp_a", "camp_b"], (APRIL_2, APRIL_3), REVISED_EXPORT)
+    tables = []
+    for order in ((backfill, daily), (daily, backfill)):
+        warehouse = _warehouse(gcp_emulators, ExportKind.BREAKDOWN)
+        for files, campaign_ids, window, answered in order:
+            warehouse.load(files, campaign_ids, window, snapshot_at=answered)
+        tables.append(warehouse.rows())
+
+    assert tables[0] == tables[1]
+    keys = {(row["campaign_id"], row["report_date"], row["country_code"]) for row in tables[0]}
+    assert ("camp_a", APRIL_3, "DE") not in keys
+    assert ("camp_a", APRIL_3, "FR") in keys
+    assert {row["streams"] for row in tables[0] if row["report_date"] == APRIL_1} == {100}
+    assert {row["streams"] for row in tables[0] if row["report_date"] != APRIL_1} == {140}
 
 
 def test_engagement_scope_can_be_one_context(engagement: Warehouse) -> None:

@@ -83,6 +83,9 @@ def test_flatten_refuses_a_bare_entry_and_names_what_is_wrong() -> None:
         ({"scope": {"campaign_id": None}}, "it maps scope columns to strings"),
         ({"start_date": "2026-04-01"}, "unusable window"),
         ({"end_date": "April"}, "unusable window"),
+        ({"snapshot_at": "2026-04-09T12:00:00"}, "snapshot_at='2026-04-09T12:00:00'; it is an ISO 8601 time"),
+        ({"snapshot_at": "noon"}, "it is an ISO 8601 time with its UTC offset"),
+        ({"snapshot_at": 1775736000}, "it is an ISO 8601 time with its UTC offset"),
     ],
 )
 def test_flatten_checks_every_field(change: dict[str, Any], message: str) -> None:
@@ -173,6 +176,28 @@ def test_scope_accepts_overlapping_windows() -> None:
 def test_scope_refuses_an_empty_or_mixed_manifest(entries: list[ManifestEntry], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         manifest_scope(entries)
+
+
+def test_scope_answers_each_combination_with_its_earliest_snapshot_when_every_object_has_one() -> None:
+    def answered(item: ManifestEntry, at: str | None) -> ManifestEntry:
+        return item if at is None else {**item, "snapshot_at": at}  # type: ignore[typeddict-item]
+
+    entries = flatten_manifests(
+        [
+            answered(entry("camp_a", "2026-01-01", "2026-03-31"), "2026-04-09T12:00:00+00:00"),
+            answered(entry("camp_a", "2026-04-01", "2026-04-08"), "2026-04-09T11:00:00+00:00"),
+            answered(entry("camp_b", "2026-01-01", "2026-03-31"), "2026-04-09T12:00:00+02:00"),
+            answered(entry("camp_b", "2026-04-01", "2026-04-08"), None),
+            answered(entry("camp_c", "2026-01-01", "2026-04-08"), "2026-04-09T13:00:00Z"),
+        ]
+    )
+
+    scope = manifest_scope(entries)
+
+    assert scope.snapshots == {
+        ("camp_a",): dt.datetime(2026, 4, 9, 11, tzinfo=dt.timezone.utc),
+        ("camp_c",): dt.datetime(2026, 4, 9, 13, tzinfo=dt.timezone.utc),
+    }
 
 
 def test_uncovered_days_lists_every_gap_in_order() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import uuid
 from decimal import Decimal
 from typing import Any
 
@@ -156,6 +157,32 @@ def test_a_newer_export_wins_and_an_older_redelivery_does_not(pipeline: Pipeline
     assert stale != newest
     assert pipeline.stored_exports(ExportKind.BREAKDOWN) == newest
     assert summary["rows_loaded"] == len(stale)
+
+
+def test_a_backfill_and_a_daily_run_give_the_same_table_whichever_merges_last(pipeline: Pipeline) -> None:
+    # The backfill exports on today T, up to days that have no rows yet; the daily run exports three days
+    # later, when the days it shares with the backfill have been revised or have rows at last, and either
+    # MERGE may finish first.
+    later = SANDBOX_TODAY + dt.timedelta(days=3)
+    backfill_window = (dt.date(2026, 5, 20), later - dt.timedelta(days=1))
+    backfill = pipeline.export(ExportKind.BREAKDOWN, [TRACK_CAMPAIGN], backfill_window)
+    pipeline.sandbox.set_today(later)
+    daily_window = (later - dt.timedelta(days=8), later - dt.timedelta(days=1))
+    daily = pipeline.export(ExportKind.BREAKDOWN, [TRACK_CAMPAIGN], daily_window)
+
+    tables = []
+    for order in ((backfill, daily), (daily, backfill)):
+        pipeline.dataset = f"soundlink_{uuid.uuid4().hex[:8]}"
+        for manifest in order:
+            pipeline.merge(ExportKind.BREAKDOWN, [manifest])
+        tables.append(pipeline.stored_exports(ExportKind.BREAKDOWN))
+
+    assert tables[0] == tables[1]
+    before_daily = (backfill_window[0], daily_window[0] - dt.timedelta(days=1))
+    assert tables[0] == {
+        **truth_rows(ExportKind.BREAKDOWN, [TRACK_CAMPAIGN], before_daily, SANDBOX_TODAY),
+        **truth_rows(ExportKind.BREAKDOWN, [TRACK_CAMPAIGN], daily_window, later),
+    }
 
 
 def test_rows_gone_from_the_source_are_deleted_inside_the_scope_only(pipeline: Pipeline) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import email.utils
 from typing import Any
 
 from airflow_provider_soundlink.sandbox.data import SandboxData
@@ -63,3 +64,17 @@ def test_reset_restores_the_start_up_today(client: SandboxClient) -> None:
     assert client.process.state()["today"] == LATER.isoformat()
     client.process.reset()
     assert client.process.state()["today"] == TODAY.isoformat()
+
+
+def test_every_answer_is_dated_by_the_sandbox_clock_after_the_rows_it_carries(
+    client: SandboxClient, campaigns: dict[str, dict[str, Any]]
+) -> None:
+    campaign_id = campaigns["active_track"]["campaignId"]
+    client.process.set_today(LATER)
+    export = client.export("breakdown", campaign_id, LATER - dt.timedelta(days=10), LATER)
+    answered = email.utils.parsedate_to_datetime(export.headers["Date"])
+
+    assert answered == dt.datetime.combine(LATER, dt.time(12), dt.timezone.utc)
+    newest = max(loads(line)["exported_at"] for line in export.content.splitlines())
+    assert dt.datetime.fromisoformat(newest) < answered
+    assert client.get("/v1/ping").headers["Date"] == export.headers["Date"]
