@@ -10,10 +10,13 @@ documentation first:
   (YYYY-MM-DD) and a time (HH:MM[:SS[.SSSSSS]]) "separated by a space or 'T'", with an optional UTC offset
   or "Z"; an INT64 outside [-2**53+1, 2**53-1] must be sent "as a string".
 * REQUIRED columns are present and not null in every row.
+* An INT64 value is a JSON integer, never a number with a fraction or an exponent ("12.0" included);
+  FLOAT64 and the decimal types take finite numbers only (no NaN or Infinity); DATE is a calendar date.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -49,8 +52,8 @@ def check_rows(schema: Sequence[Mapping[str, str]], lines: Iterable[bytes], sour
         if not line.strip():
             continue
         try:
-            row = json.loads(line, parse_float=Decimal, parse_int=Decimal)
-        except json.JSONDecodeError:
+            row = json.loads(line, parse_float=Decimal, parse_constant=_not_json)
+        except ValueError:
             continue  # BigQuery and the emulator both reject it, naming the object: nothing to add.
         for field in schema:
             value = row.get(field["name"])
@@ -64,10 +67,14 @@ def check_rows(schema: Sequence[Mapping[str, str]], lines: Iterable[bytes], sour
     return rows
 
 
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
 def _check_value(type_: str, value: Any, where: str) -> None:
     if type_ in _DECIMAL_DIGITS:
-        text = format(value, "f") if isinstance(value, Decimal) else str(value)
-        if not _DECIMAL_LITERAL.fullmatch(text):
+        text = format(value, "f") if isinstance(value, (Decimal, int)) else str(value)
+        if isinstance(value, bool) or not _DECIMAL_LITERAL.fullmatch(text):
             raise BigQueryWouldReject(f"{where}: {value!r} is not a decimal number for {type_}")
         whole, _, fraction = text.lstrip("-").partition(".")
         max_whole, max_fraction = _DECIMAL_DIGITS[type_]
@@ -76,10 +83,29 @@ def _check_value(type_: str, value: Any, where: str) -> None:
                 f"{where}: {text} does not fit {type_} ({max_whole} integer and {max_fraction} fractional "
                 "digits); BigQuery rejects the whole load job"
             )
-    elif type_ == "INT64" and isinstance(value, Decimal):
-        if value != value.to_integral_value() or abs(value) > _LARGEST_SAFE_INTEGER:
-            raise BigQueryWouldReject(f"{where}: {value} is not an integer BigQuery reads exactly from JSON")
-    elif type_ == "DATE" and not (isinstance(value, str) and _DATE.fullmatch(value)):
+    elif type_ == "INT64":
+        if isinstance(value, str) and re.fullmatch(r"-?\d+", value):
+            value = int(value)
+        elif not isinstance(value, int) or isinstance(value, bool) or abs(value) > _LARGEST_SAFE_INTEGER:
+            raise BigQueryWouldReject(
+                f"{where}: {value!r} is not an integer BigQuery reads exactly from JSON"
+            )
+        if not -(2**63) <= value < 2**63:
+            raise BigQueryWouldReject(f"{where}: {value} is outside INT64")
+    elif type_ == "FLOAT64":
+        if isinstance(value, bool) or not isinstance(value, (int, Decimal)) or not Decimal(value).is_finite():
+            raise BigQueryWouldReject(f"{where}: {value!r} is not a finite JSON number")
+    elif type_ == "STRING" and not isinstance(value, str):
+        raise BigQueryWouldReject(f"{where}: {value!r} is not a JSON string")
+    elif type_ == "DATE" and not (isinstance(value, str) and _DATE.fullmatch(value) and _calendar(value)):
         raise BigQueryWouldReject(f"{where}: {value!r} is not a YYYY-MM-DD date")
     elif type_ == "TIMESTAMP" and not (isinstance(value, str) and _TIMESTAMP.fullmatch(value)):
         raise BigQueryWouldReject(f"{where}: {value!r} is not a timestamp BigQuery loads from JSON")
+
+
+def _calendar(text: str) -> bool:
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True

@@ -41,6 +41,11 @@ def test_rows_within_the_rules_pass_and_are_counted() -> None:
         ({"exported_at": "2026-04-02"}, "is not a timestamp"),
         ({"exported_at": None}, "column exported_at: a REQUIRED column is missing or null"),
         ({"streams": 2**53 + 1}, "is not an integer BigQuery reads exactly"),
+        ({"streams": 12.0}, "is not an integer BigQuery reads exactly"),
+        ({"streams": 1e2}, "is not an integer BigQuery reads exactly"),
+        ({"streams": "12.5"}, "is not an integer BigQuery reads exactly"),
+        ({"spend_exact": "NaN"}, "is not a decimal number"),
+        ({"report_date": "2026-02-30"}, "is not a YYYY-MM-DD date"),
     ],
 )
 def test_what_bigquery_rejects_is_rejected_with_the_line_and_column(
@@ -49,6 +54,14 @@ def test_what_bigquery_rejects_is_rejected_with_the_line_and_column(
     with pytest.raises(BigQueryWouldReject, match=message) as rejection:
         check_rows(SCHEMA, [GOOD.encode(), line(**changes)], "gs://b/o")
     assert "gs://b/o line 2" in str(rejection.value)
+
+
+def test_constants_that_are_not_json_are_not_rows() -> None:
+    schema = [{"name": "ratio", "type": "FLOAT64", "mode": "NULLABLE"}]
+    # Python's reader takes NaN; JSON has no such value, and the load refuses the line.
+    assert check_rows(schema, [b'{"ratio": NaN}', b'{"ratio": 1.5}'], "o") == 1
+    with pytest.raises(BigQueryWouldReject, match="is not a finite JSON number"):
+        check_rows(schema, [b'{"ratio": "Infinity"}'], "o")
 
 
 def test_a_missing_required_column_is_rejected() -> None:

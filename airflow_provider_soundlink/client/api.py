@@ -41,6 +41,7 @@ from airflow_provider_soundlink.exports import (
     ExportKind,
     export_kind,
 )
+from airflow_provider_soundlink.load_values import load_columns
 from airflow_provider_soundlink.schemas import table_definition
 from airflow_provider_soundlink.windows import MAX_EXPORT_DAYS, DateWindow, slice_date_range
 
@@ -237,20 +238,24 @@ class SoundlinkApi:
         """Stream the export of one window of at most 90 days, line by line.
 
         Raises :class:`SoundlinkStreamError` when the stream is cut off or ends short of its X-Row-Count,
-        :class:`SoundlinkMalformedExportError` for a line that is not a JSON object, and
-        :class:`SoundlinkSchemaVersionError` for an unknown row schema. Rows already yielded stay
+        :class:`SoundlinkMalformedExportError` for a line that is not a JSON object or holds a value
+        BigQuery's load would refuse, and :class:`SoundlinkSchemaVersionError` for an unknown row schema.
+        Rows already yielded stay
         yielded: use :meth:`download_export` to retry a broken window whole.
         """
-        context = self._export_context(
-            export_kind(kind, CAMPAIGN_EXPORTS), campaign_id, window, engagement_context
-        )
-        return self._export_stream(context)
+        campaign_export = export_kind(kind, CAMPAIGN_EXPORTS)
+        context = self._export_context(campaign_export, campaign_id, window, engagement_context)
+        return self._export_stream(campaign_export, context)
 
-    def _export_stream(self, context: RequestContext) -> Iterator[ExportLine]:
+    def _export_stream(self, kind: ExportKind, context: RequestContext) -> Iterator[ExportLine]:
         settings = self.transport.settings
         response = self.transport.call(lambda: self.transport.send(context, accept=NDJSON))
         yield from export_lines(
-            context, response, timeout=settings.export_timeout, progress_interval=settings.progress_interval
+            context,
+            response,
+            columns=load_columns(table_definition(kind)),
+            timeout=settings.export_timeout,
+            progress_interval=settings.progress_interval,
         )
 
     def iter_export_range(
@@ -303,7 +308,7 @@ class SoundlinkApi:
         context = self._export_context(campaign_export, campaign_id, window, engagement_context)
         settings = self.transport.settings
         fallback_name = f"{campaign_export.value}_{campaign_id}_{window.start}_{window.end}.jsonl"
-        export_fields = table_definition(campaign_export).export_column_names
+        columns = load_columns(table_definition(campaign_export))
 
         def attempt() -> ExportSummary:
             with open_target() as target:
@@ -313,7 +318,7 @@ class SoundlinkApi:
                     context,
                     response,
                     target,
-                    export_fields=export_fields,
+                    columns=columns,
                     timeout=settings.export_timeout,
                     progress_interval=settings.progress_interval,
                 )

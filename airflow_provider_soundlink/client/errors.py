@@ -295,6 +295,20 @@ class SoundlinkMalformedExportError(SoundlinkFinalError):
         super().__init__(_with_request_id(scrub_api_keys(message), request_id))
 
 
+class SoundlinkUnloadableValueError(SoundlinkMalformedExportError):
+    """A complete export held a value BigQuery's load refuses for its column (one such value fails the whole
+    load job): the export stops before anything is written, and fetching it again would give the same
+    bytes."""
+
+    def __init__(self, message: str, request_id: str | None) -> None:
+        super().__init__(
+            f"{message}. BigQuery's load job would refuse it, and with it the whole load, so nothing of this "
+            "export is written. Fetching it again gives the same value: report it to Soundlink support with "
+            "the request id",
+            request_id,
+        )
+
+
 class SoundlinkSchemaVersionError(SoundlinkFinalError):
     """An export row carries a schema version this provider does not know; loading it could corrupt data."""
 

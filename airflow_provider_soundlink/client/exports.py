@@ -4,8 +4,8 @@ A stream is complete when it ends on a line boundary with as many rows as its X-
 Anything else is a cut-off stream, retryable by fetching the window again: a broken chunked body, a
 connection closed in the middle of a line (a server that sends no length framing ends the body only by
 closing), fewer rows than announced, or an attempt that outlives ``export_timeout``. A line that is
-complete but not a JSON object, or a schema version this provider does not know, is final: the same
-bytes would come again.
+complete but not a JSON object, a schema version this provider does not know, or a value BigQuery's load
+would refuse (:mod:`airflow_provider_soundlink.load_values`) is final: the same bytes would come again.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ import email.utils
 import json
 import logging
 import time
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from pathlib import PurePosixPath
-from typing import Any, Literal, NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import msgspec
 import requests
@@ -30,9 +30,11 @@ from airflow_provider_soundlink.client.errors import (
     SoundlinkMalformedExportError,
     SoundlinkSchemaVersionError,
     SoundlinkStreamError,
+    SoundlinkUnloadableValueError,
 )
 from airflow_provider_soundlink.client.transport import BodyReadError, iter_body
 from airflow_provider_soundlink.exports import SUPPORTED_SCHEMA_VERSIONS
+from airflow_provider_soundlink.load_values import CanonicalRows, LoadColumn, row_problem
 from airflow_provider_soundlink.new_fields import json_kind
 
 log = logging.getLogger("airflow_provider_soundlink.client")
@@ -123,8 +125,16 @@ RowParser = Callable[[bytes], Any]
 
 
 def exact_row(raw: bytes) -> Any:
-    """A line as the rows handed to callers: every fractional number an exact Decimal."""
-    return json.loads(raw, parse_float=decimal.Decimal)
+    """A line as the rows handed to callers: every fractional number an exact Decimal.
+
+    ``NaN``, ``Infinity`` and ``-Infinity`` are not JSON (RFC 8259, section 6), though Python's reader
+    takes them: refused here as in every other reader of the provider.
+    """
+    return json.loads(raw, parse_float=decimal.Decimal, parse_constant=_refuse_constant)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
 
 
 def checked_row(raw: bytes) -> Any:
@@ -140,18 +150,23 @@ _ANY_JSON = msgspec.json.Decoder()
 
 
 def export_lines(
-    context: RequestContext, response: requests.Response, *, timeout: float, progress_interval: float
+    context: RequestContext,
+    response: requests.Response,
+    *,
+    columns: Sequence[LoadColumn],
+    timeout: float,
+    progress_interval: float,
 ) -> Iterator[ExportLine]:
-    """The rows of one export response, each with exact decimals, checked as the module docstring says;
-    closes the response."""
+    """The rows of one export response, each with exact decimals, checked as the module docstring says
+    (values against ``columns``); closes the response."""
     with response:
-        stream = _ExportStream(context, response, timeout, progress_interval)
+        stream = _ExportStream(context, response, columns, timeout, progress_interval)
         for block in stream.blocks():
             for raw in block.split(b"\n")[:-1]:
-                row = stream.line(exact_row, raw)
+                row = stream.line(raw)
                 if row is not None:
                     yield ExportLine(raw, row)
-        last = stream.last_line(exact_row)
+        last = stream.last_line()
         if last is not None:
             yield last
         stream.finish()
@@ -162,20 +177,22 @@ def copy_checked_export(
     response: requests.Response,
     fileobj: ExportWriter,
     *,
-    export_fields: Collection[str],
+    columns: Sequence[LoadColumn],
     timeout: float,
     progress_interval: float,
 ) -> tuple[int, dict[str, frozenset[str]]]:
-    """Write one export response to ``fileobj``, every line checked as the module docstring says, and
-    return its row count and the fields outside ``export_fields`` with the JSON kinds of their values;
-    closes the response.
+    """Write one export response to ``fileobj``, every line checked as the module docstring says (values
+    against ``columns``), and return its row count and the fields outside ``columns`` with the JSON kinds
+    of their values; closes the response.
 
-    Lines are written as received, each ending in a newline; blank lines are dropped. Runs of clean lines
-    are checked and written whole (see :class:`_CleanBlockCheck`); a run that is not clean is checked
-    line by line, which names the line at fault or collects its new fields.
+    Lines are written as received, each ending in a newline; blank lines are dropped. Runs of lines are
+    checked whole in C where they can be (see :class:`~airflow_provider_soundlink.load_values.CanonicalRows`):
+    a run of canonical rows, or of canonical rows with new fields (whose kinds are then collected line
+    by line). Any other run is checked line by line with exact values, which names the line at fault.
     """
-    clean = _CleanBlockCheck(export_fields)
-    known = frozenset(export_fields)
+    canonical = CanonicalRows(columns, allow_unknown_fields=False)
+    canonical_with_new_fields = CanonicalRows(columns, allow_unknown_fields=True)
+    known = frozenset(column.name for column in columns)
     new_fields: dict[str, set[str]] = {}
 
     def note_new_fields(row: Mapping[str, Any]) -> None:
@@ -183,19 +200,24 @@ def copy_checked_export(
             new_fields.setdefault(name, set()).add(json_kind(row[name]))
 
     with response:
-        stream = _ExportStream(context, response, timeout, progress_interval)
+        stream = _ExportStream(context, response, columns, timeout, progress_interval)
         for block in stream.blocks():
-            rows = clean.rows(block)
-            if rows is not None:
-                stream.count_clean(rows)
+            lines = _lines_between_objects(block)
+            if lines is not None and canonical.count(block) == lines:
+                stream.count_clean(lines)
+                fileobj.write(block)
+                continue
+            if lines is not None and canonical_with_new_fields.count(block) == lines:
+                for raw in block.split(b"\n")[:-1]:
+                    note_new_fields(stream.line(raw, checked_row, check_values=False) or {})
                 fileobj.write(block)
                 continue
             for raw in block.split(b"\n")[:-1]:
-                row = stream.line(checked_row, raw)
+                row = stream.line(raw)
                 if row is not None:
                     note_new_fields(row)
                     fileobj.write(raw + b"\n")
-        last = stream.last_line(checked_row)
+        last = stream.last_line()
         if last is not None:
             note_new_fields(last.row)
             fileobj.write(last.raw + b"\n")
@@ -203,41 +225,15 @@ def copy_checked_export(
     return stream.rows, {name: frozenset(kinds) for name, kinds in new_fields.items()}
 
 
-class _CleanBlockCheck:
-    """Checks a run of whole lines at once, in C, when every line is clean: one JSON object, of a known
-    schema version, with no field outside the export's known fields, and nothing else on the line.
-
-    ``msgspec``'s ``decode_lines`` reads whitespace-separated JSON values, so by itself it would accept
-    two objects on one line or one object over two lines. The bytes rule that out: JSON strings cannot
-    hold a raw newline, and inside an object or array a value is never followed by ``{``, so when each
-    newline but the last sits between ``}`` and ``{``, every newline separates two top-level values, and
-    the number of values equals the number of lines only if each line holds exactly one. Anything else
-    (blank lines, ``\\r\\n``, an unknown field, a bad line) returns None, for the line-by-line check.
-    """
-
-    def __init__(self, export_fields: Collection[str]) -> None:
-        version = Literal[tuple(SUPPORTED_SCHEMA_VERSIONS)]  # type: ignore[valid-type]
-        fields: list[tuple[str, Any, Any]] = [("schema_version", version, msgspec.NODEFAULT)]
-        fields += [(name, Any, None) for name in export_fields if name != "schema_version"]
-        row_type = msgspec.defstruct(
-            "CleanExportRow", fields, kw_only=True, forbid_unknown_fields=True, gc=False
-        )
-        self._decoder = msgspec.json.Decoder(row_type)
-
-    def rows(self, block: bytes) -> int | None:
-        lines = _lines_between_objects(block)
-        if lines is None:
-            return None
-        try:
-            values = self._decoder.decode_lines(block)
-        except msgspec.DecodeError:
-            return None
-        return lines if len(values) == lines else None
-
-
 def _lines_between_objects(block: bytes) -> int | None:
     """The number of lines of a run that starts with ``{``, ends with ``}`` and a newline, and has ``}``
     before and ``{`` after each newline in between; None for any other run.
+
+    msgspec's ``decode_lines`` reads whitespace-separated JSON values, so by itself it would accept two
+    objects on one line or one object over two lines. These bytes rule that out: JSON strings cannot hold
+    a raw newline, and inside an object or array a value is never followed by ``{``, so every newline here
+    separates two top-level values, and the number of values equals this number of lines only if each
+    line holds exactly one.
 
     One ``find`` (memchr) per line: about a quarter of the time of two ``bytes.count`` passes.
     """
@@ -263,10 +259,16 @@ class _ExportStream:
     numbers, the row count against X-Row-Count, cut detection and progress."""
 
     def __init__(
-        self, context: RequestContext, response: requests.Response, timeout: float, progress_interval: float
+        self,
+        context: RequestContext,
+        response: requests.Response,
+        columns: Sequence[LoadColumn],
+        timeout: float,
+        progress_interval: float,
     ) -> None:
         self._context = context
         self._response = response
+        self._columns = columns
         self._timeout = timeout
         self.request_id = response.headers.get("X-Request-Id")
         self.expected = _row_count_header(response, context)
@@ -319,28 +321,41 @@ class _ExportStream:
         self.rows += rows
         self._progress.update(self.rows)
 
-    def line(self, parse: RowParser, raw: bytes) -> dict[str, Any] | None:
-        """The row of one complete line, checked; None for a blank line."""
+    def line(
+        self, raw: bytes, parse: RowParser = exact_row, *, check_values: bool = True
+    ) -> dict[str, Any] | None:
+        """The row of one complete line, checked (its values too, unless ``check_values`` is off: they
+        need ``exact_row``); None for a blank line."""
         self._line_number += 1
         if not raw.strip():
             return None
         row = self._parse(parse, raw)
+        if check_values:
+            self._check_values(row)
         self.rows += 1
         self._progress.update(self.rows)
         return row
 
-    def last_line(self, parse: RowParser) -> ExportLine | None:
+    def last_line(self) -> ExportLine | None:
         """A last line without its newline: a row if it is whole, else the body ended inside it."""
         if not self._tail.strip():
             return None
         self._line_number += 1
         try:
-            row = self._parse(parse, self._tail)
+            row = self._parse(exact_row, self._tail)
         except SoundlinkMalformedExportError:
             # The body ended inside a line: the server closed the connection before it was done.
             raise self._cut_off(f"the body ended inside line {self._line_number}") from None
+        self._check_values(row)
         self.rows += 1
         return ExportLine(self._tail, row)
+
+    def _check_values(self, row: Mapping[str, Any]) -> None:
+        problem = row_problem(self._columns, row)
+        if problem is not None:
+            raise SoundlinkUnloadableValueError(
+                f"{self.label}: line {self._line_number}: {problem}", self.request_id
+            )
 
     def finish(self) -> None:
         if self.expected is not None and self.rows != self.expected:

@@ -99,7 +99,8 @@ matched in the order added, each consuming its count, with kinds ``status`` (``s
 ``retry_after`` and ``code``), ``reset``, ``slow`` (``delay``), ``redirect`` (``status``,
 ``location``), ``page_cap`` (``max_items``), ``cut`` (``after_lines``), ``short``
 (``missing_lines``), ``bad_line`` (``at_line``), ``schema_version`` (``version``), ``extra_field``
-(``field``, ``value``), ``unframed`` (optional ``row_count_header``, default true), ``trickle``
+(``field``, ``value``), ``set_value`` (``field``, ``json_text``, ``at_line``), ``drop_row``
+(``at_line``), ``unframed`` (optional ``row_count_header``, default true), ``trickle``
 (``bytes_per_second``) and ``echo_key``. A request meets at most one fault per stage (arrival,
 paging, rows, framing, pacing, errors), so kinds of different stages combine; see
 :mod:`~airflow_provider_soundlink.sandbox.faults`.

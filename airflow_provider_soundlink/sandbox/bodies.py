@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
@@ -30,7 +31,18 @@ def faulted_lines(lines: Iterator[str], row_count: int, fault: Fault | None, unf
         return _cut(lines, options["after_lines"], mid_line=unframed)
     if kind is FaultKind.EXTRA_FIELD:
         return _with_extra_field(lines, options["field"], options["value"])
+    if kind is FaultKind.SET_VALUE:
+        return _with_value(lines, options["at_line"], options["field"], options["json_text"])
+    if kind is FaultKind.DROP_ROW:
+        return (line for number, line in enumerate(lines, start=1) if number != options["at_line"])
     return lines
+
+
+def announced_rows(row_count: int, fault: Fault | None) -> int:
+    """The X-Row-Count of an export of ``row_count`` rows under a row fault: one less for a dropped row."""
+    if fault is not None and fault.kind is FaultKind.DROP_ROW and fault.options["at_line"] <= row_count:
+        return row_count - 1
+    return row_count
 
 
 def batches(lines: Iterable[str], size: int) -> Iterator[bytes]:
@@ -87,3 +99,12 @@ def _with_extra_field(lines: Iterable[str], name: str, value: object) -> Iterato
     extra = f", {json.dumps(name)}: {json.dumps(value)}}}\n"
     for line in lines:
         yield line.rstrip("\n")[:-1] + extra
+
+
+def _with_value(lines: Iterable[str], at_line: int, name: str, json_text: str) -> Iterator[str]:
+    # Sandbox lines are compact JSON: a member is "name": followed by a string or a bare token.
+    member = re.compile(rf'("{re.escape(name)}":)(?:"(?:[^"\\]|\\.)*"|[^,}}]*)')
+    for number, line in enumerate(lines, start=1):
+        yield (
+            member.sub(lambda match: match.group(1) + json_text, line, count=1) if number == at_line else line
+        )

@@ -14,8 +14,9 @@ stage      taken when                                                    kinds
 arrival    the request arrives, before auth and routing                  status, reset, slow, redirect
 paging     a paged answer is built: campaigns, breakdown and             page_cap
            engagement listings, link stats
-rows       rows start to flow: exports (all five kinds), breakdown and   cut, short, bad_line,
-           engagement listings (schema_version only)                     extra_field, schema_version
+rows       rows start to flow: exports (every kind), breakdown and       cut, short, bad_line,
+           engagement listings (schema_version only)                     extra_field, schema_version,
+                                                                         set_value, drop_row
 framing    an export's headers are written                               unframed
 pacing     the body of a successful answer (JSON or export) is written   trickle
 errors     an error answer (4xx/5xx, injected or not) is written, to a   echo_key
@@ -63,6 +64,13 @@ class FaultKind(str, enum.Enum):
     EXTRA_FIELD = "extra_field"
     """Every export row carries one more field, ``field``, set to ``value`` (any JSON value): a newer
     schema."""
+    SET_VALUE = "set_value"
+    """Line ``at_line`` (1-based) of the export carries ``json_text``, written as is, as the value of
+    ``field``: what a vendor's serializer may get wrong (``12.0`` for a count, ``1e-40`` for money,
+    ``NaN``)."""
+    DROP_ROW = "drop_row"
+    """Line ``at_line`` (1-based) of the export is left out and X-Row-Count counts one row less: a
+    revision that removed the row."""
     UNFRAMED = "unframed"
     """Send the export with neither ``Transfer-Encoding: chunked`` nor Content-Length, and ``Connection:
     close``: the body ends where the connection does. ``row_count_header`` (default true) false also
@@ -77,7 +85,15 @@ class FaultKind(str, enum.Enum):
 ARRIVAL_KINDS = frozenset({FaultKind.STATUS, FaultKind.RESET, FaultKind.SLOW, FaultKind.REDIRECT})
 PAGING_KINDS = frozenset({FaultKind.PAGE_CAP})
 EXPORT_ROW_KINDS = frozenset(
-    {FaultKind.CUT, FaultKind.SHORT, FaultKind.BAD_LINE, FaultKind.SCHEMA_VERSION, FaultKind.EXTRA_FIELD}
+    {
+        FaultKind.CUT,
+        FaultKind.SHORT,
+        FaultKind.BAD_LINE,
+        FaultKind.SCHEMA_VERSION,
+        FaultKind.EXTRA_FIELD,
+        FaultKind.SET_VALUE,
+        FaultKind.DROP_ROW,
+    }
 )
 LISTING_ROW_KINDS = frozenset({FaultKind.SCHEMA_VERSION})
 FRAMING_KINDS = frozenset({FaultKind.UNFRAMED})
@@ -142,6 +158,12 @@ _PARAMETERS: dict[FaultKind, dict[str, _Parameter]] = {
     FaultKind.BAD_LINE: {"at_line": _Parameter(int, rule=_at_least(1))},
     FaultKind.SCHEMA_VERSION: {"version": _Parameter(str)},
     FaultKind.EXTRA_FIELD: {"field": _Parameter(str), "value": _Parameter(object)},
+    FaultKind.SET_VALUE: {
+        "field": _Parameter(str),
+        "json_text": _Parameter(str, rule=_HEADER_VALUE),
+        "at_line": _Parameter(int, rule=_at_least(1)),
+    },
+    FaultKind.DROP_ROW: {"at_line": _Parameter(int, rule=_at_least(1))},
     FaultKind.UNFRAMED: {"row_count_header": _Parameter(bool, required=False, default=True)},
     FaultKind.TRICKLE: {"bytes_per_second": _Parameter(float, rule=_greater_than(0))},
     FaultKind.ECHO_KEY: {},

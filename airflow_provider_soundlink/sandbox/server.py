@@ -24,7 +24,7 @@ from airflow_provider_soundlink.sandbox.api import (
     PageOptions,
     SandboxApi,
 )
-from airflow_provider_soundlink.sandbox.bodies import Trickle, batches, faulted_lines
+from airflow_provider_soundlink.sandbox.bodies import Trickle, announced_rows, batches, faulted_lines
 from airflow_provider_soundlink.sandbox.data import SCHEMA_VERSION, SandboxData
 from airflow_provider_soundlink.sandbox.encoding import dumps
 from airflow_provider_soundlink.sandbox.faults import (
@@ -370,7 +370,7 @@ class _ApiExchange:
         handler.send_header("Content-Type", "application/x-ndjson")
         handler.send_header("Content-Disposition", f'attachment; filename="{export.filename}"')
         if unframed is None or unframed.options["row_count_header"]:
-            handler.send_header("X-Row-Count", str(export.row_count))
+            handler.send_header("X-Row-Count", str(announced_rows(export.row_count, rows_fault)))
         handler.send_header("X-Request-Id", self.request_id)
         if unframed is None:
             handler.send_header("Transfer-Encoding", "chunked")

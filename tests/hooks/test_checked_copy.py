@@ -3,8 +3,10 @@ line, and both give the same verdicts and the same bytes."""
 
 from __future__ import annotations
 
+import decimal
 import gzip
 import io
+import json
 
 import pytest
 import requests
@@ -18,8 +20,13 @@ from airflow_provider_soundlink.client.errors import (
     SoundlinkStreamError,
 )
 from airflow_provider_soundlink.client.exports import copy_checked_export, export_lines
+from airflow_provider_soundlink.load_values import LoadColumn
 
-EXPORT_FIELDS = ("schema_version", "campaign_id", "streams")
+COLUMNS = (
+    LoadColumn("schema_version", "STRING", required=False),
+    LoadColumn("campaign_id", "STRING", required=True),
+    LoadColumn("streams", "INT64", required=False),
+)
 CONTEXT = RequestContext(
     "soundlink_default", "/v1/export", {"startDate": "2026-06-01", "endDate": "2026-06-02"}
 )
@@ -59,7 +66,7 @@ def copy(
         CONTEXT,
         response(body, row_count, content_encoding),
         target,
-        export_fields=EXPORT_FIELDS,
+        columns=COLUMNS,
         timeout=60,
         progress_interval=60,
     )
@@ -152,7 +159,9 @@ def test_fewer_rows_than_announced_is_a_cut(read_bytes: int) -> None:
 
 def test_rows_for_callers_hold_the_same_lines(read_bytes: int) -> None:
     body = row(1) + b"\n\n" + row(2, mood="calm") + b"\n" + row(3)
-    lines = list(export_lines(CONTEXT, response(body, row_count=3), timeout=60, progress_interval=60))
+    lines = list(
+        export_lines(CONTEXT, response(body, row_count=3), columns=COLUMNS, timeout=60, progress_interval=60)
+    )
     assert [line.raw for line in lines] == [row(1), row(2, mood="calm"), row(3)]
     assert [line.row["streams"] for line in lines] == [1, 2, 3]
 
@@ -160,10 +169,10 @@ def test_rows_for_callers_hold_the_same_lines(read_bytes: int) -> None:
 def test_clean_lines_are_not_parsed_one_by_one(read_bytes: int, monkeypatch: pytest.MonkeyPatch) -> None:
     """The speed of the copy rests on this: lines are parsed one at a time only where a run is not clean."""
 
-    def parse_one_line(raw: bytes) -> object:
+    def parse_one_line(stream: object, raw: bytes, *args: object, **kwargs: object) -> object:
         raise AssertionError(f"parsed line by line: {raw!r}")
 
-    monkeypatch.setattr(exports, "checked_row", parse_one_line)
+    monkeypatch.setattr(exports._ExportStream, "line", parse_one_line)
     body = b"".join(row(number) + b"\n" for number in range(50))
     assert copy(body, row_count=50) == (50, {}, body)
 
@@ -189,3 +198,148 @@ def test_reads_are_gathered_into_runs_of_about_the_block_size(monkeypatch: pytes
 def test_a_compressed_body_is_decoded_and_checked(read_bytes: int) -> None:
     body = b"".join(row(number) + b"\n" for number in range(50))
     assert copy(gzip.compress(body), 50, content_encoding="gzip") == (50, {}, body)
+
+
+# Every column type a table definition uses; the base row is canonical.
+ALL_TYPES = (
+    LoadColumn("schema_version", "STRING", required=False),
+    LoadColumn("campaign_id", "STRING", required=True),
+    LoadColumn("report_date", "DATE", required=True),
+    LoadColumn("exported_at", "TIMESTAMP", required=True),
+    LoadColumn("streams", "INT64", required=False),
+    LoadColumn("spend", "NUMERIC", required=False),
+    LoadColumn("spl", "FLOAT64", required=False),
+    LoadColumn("pseudonymised", "BOOL", required=False),
+)
+BASE = (
+    b'{"schema_version":"1.0","campaign_id":"c1","report_date":"2026-06-01",'
+    b'"exported_at":"2026-06-09T06:00:00Z","streams":12,"spend":12.5,"spl":1.25,"pseudonymised":false}'
+)
+
+
+def with_value(field: str, json_value: bytes) -> bytes:
+    """BASE with ``field``'s JSON text replaced (or added)."""
+    start = BASE.find(b'"' + field.encode() + b'":')
+    if start < 0:
+        return BASE[:-1] + b',"' + field.encode() + b'":' + json_value + b"}"
+    end = start + len(field) + 3
+    stop = min(index for index in (BASE.find(b",", end), BASE.find(b"}", end)) if index >= 0)
+    if BASE[end : end + 1] == b'"':
+        stop = BASE.find(b'"', end + 1) + 1
+    return BASE[:end] + json_value + BASE[stop:]
+
+
+def copy_all_types(lines: list[bytes]) -> tuple[int, bytes]:
+    target = io.BytesIO()
+    rows, _ = copy_checked_export(
+        CONTEXT,
+        response(b"\n".join(lines) + b"\n", len(lines)),
+        target,
+        columns=ALL_TYPES,
+        timeout=60,
+        progress_interval=60,
+    )
+    return rows, target.getvalue()
+
+
+# Cases from BigQuery's documentation ("Loading JSON data from Cloud Storage", "Data types"), not from the
+# emulator, which accepts and rounds several of them (see tests/integration/test_emulator_leniency.py).
+REFUSED = [
+    ("streams", b"12.5", "an INT64 column takes a whole number without a fraction or an exponent"),
+    ("streams", b"12.0", "an INT64 column takes a whole number without a fraction or an exponent"),
+    ("streams", b"1e2", "an INT64 column takes a whole number without a fraction or an exponent"),
+    ("streams", b"9007199254740993", "an integer beyond +-9,007,199,254,740,991 must come as a string"),
+    ("streams", b'"9223372036854775808"', "it is outside INT64's range"),
+    ("streams", b'"12.5"', "an INT64 column takes a whole number"),
+    ("streams", b"true", "an INT64 column takes a whole number"),
+    ("spend", b"0." + b"1" * 39, "more than 38 fractional digits"),
+    ("spend", b"1.2345678901234567e-25", "more than 38 fractional digits"),
+    ("spend", b"1e30", "it does not fit NUMERIC's 29 integer digits"),
+    ("spend", b"99999999999999999999999999999.9999999995", "it does not fit NUMERIC's 29 integer digits"),
+    ("spend", b'"NaN"', "a number column takes a finite number (no NaN, no Infinity)"),
+    ("spend", b'"Infinity"', "a number column takes a finite number (no NaN, no Infinity)"),
+    ("spend", b'"12,5"', "a number column takes a finite number"),
+    ("spl", b'"-Infinity"', "a number column takes a finite number (no NaN, no Infinity)"),
+    ("spl", b"1e400", "it is beyond FLOAT64's range"),
+    ("report_date", b'"2026-02-30"', "it is not a calendar date"),
+    ("report_date", b'"2026/06/01"', "a DATE column takes a YYYY-MM-DD string"),
+    ("report_date", b"null", "field 'report_date' is missing or null, but its column is REQUIRED"),
+    ("exported_at", b'"2026-06-09"', "it is not a timestamp in a form BigQuery's load reads"),
+    ("exported_at", b'"2026-06-09T06:00:00.1234567Z"', "it is not a timestamp in a form BigQuery's load"),
+    ("exported_at", b'"2026-06-09t06:00:00z"', "it is not a timestamp in a form BigQuery's load reads"),
+    ("exported_at", b'"2026-06-09T25:00:00Z"', "it is not a calendar date and time"),
+    ("exported_at", b"1781006400", "a TIMESTAMP column takes a date and time as a string"),
+    ("campaign_id", b"42", "a STRING column takes a JSON string"),
+    ("pseudonymised", b'"maybe"', "a BOOL column takes true or false"),
+]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "problem"), REFUSED, ids=[f"{f}={v.decode()}" for f, v, _ in REFUSED]
+)
+def test_a_value_bigquerys_load_refuses_fails_the_copy_naming_line_field_and_value(
+    read_bytes: int, field: str, value: bytes, problem: str
+) -> None:
+    lines = [BASE, BASE, with_value(field, value), BASE]
+
+    with pytest.raises(SoundlinkMalformedExportError) as raised:
+        copy_all_types(lines)
+
+    message = str(raised.value)
+    assert f"line 3: field {field!r}" in message
+    assert problem in message
+    if value != b"null":
+        # The value as written, an exact number as Python's Decimal spells it (1e30 as 1E+30).
+        parsed = json.loads(value, parse_float=decimal.Decimal)
+        shown = str(parsed) if isinstance(parsed, decimal.Decimal) else value.decode()
+        assert f"holds {shown[:60]}" in message
+    assert "BigQuery's load job would refuse it" in message
+    assert not raised.value.retryable
+
+
+ACCEPTED = [
+    ("streams", b'"12"'),
+    ("streams", b'"-9223372036854775808"'),
+    ("streams", b"-9007199254740991"),
+    ("spend", b'"12.50"'),
+    ("spend", b"0." + b"1" * 38),
+    ("spend", b"1.5e-5"),
+    ("spend", b"99999999999999999999999999999.999999999"),
+    ("spl", b"1.5e300"),
+    ("spl", b"3"),
+    ("exported_at", b'"2026-06-09 06:00:00"'),
+    ("exported_at", b'"2026/06/09T06:00"'),
+    ("exported_at", b'"2018-08-19T07:11:35.220 -05:00"'),
+    ("exported_at", b'"2018-07-05T12:54:00 UTC"'),
+    ("pseudonymised", b'"yes"'),
+    ("pseudonymised", b"1"),
+    ("spend", b"null"),
+    ("streams", b"null"),
+]
+
+
+@pytest.mark.parametrize(("field", "value"), ACCEPTED, ids=[f"{f}={v.decode()}" for f, v in ACCEPTED])
+def test_every_form_bigquerys_load_accepts_is_copied_as_received(
+    read_bytes: int, field: str, value: bytes
+) -> None:
+    lines = [BASE, with_value(field, value), BASE]
+
+    assert copy_all_types(lines) == (3, b"\n".join(lines) + b"\n")
+
+
+def test_constants_that_are_not_json_are_refused_by_every_reader(read_bytes: int) -> None:
+    lines = [BASE, with_value("spl", b"NaN"), BASE]
+    with pytest.raises(SoundlinkMalformedExportError, match="line 2 is not JSON"):
+        copy_all_types(lines)
+    body = b"\n".join(lines)
+    with pytest.raises(SoundlinkMalformedExportError, match="line 2 is not JSON"):
+        list(export_lines(CONTEXT, response(body, 3), columns=ALL_TYPES, timeout=60, progress_interval=60))
+
+
+def test_rows_for_callers_are_held_to_the_same_rules(read_bytes: int) -> None:
+    body = b"\n".join([BASE, with_value("streams", b"12.5")])
+    lines = export_lines(CONTEXT, response(body, 2), columns=ALL_TYPES, timeout=60, progress_interval=60)
+
+    assert next(lines).row["streams"] == 12
+    with pytest.raises(SoundlinkMalformedExportError, match=r"line 2: field 'streams' holds 12\.5"):
+        next(lines)

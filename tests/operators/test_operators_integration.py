@@ -32,7 +32,7 @@ from stand_ins import SANDBOX_TODAY, services
 from stored_rows import as_stored
 from task_context import task_context
 
-from airflow_provider_soundlink.client.errors import SoundlinkStreamError
+from airflow_provider_soundlink.client.errors import SoundlinkStreamError, SoundlinkUnloadableValueError
 from airflow_provider_soundlink.exports import ExportKind
 from airflow_provider_soundlink.operators import SoundlinkExportToGCSOperator
 from airflow_provider_soundlink.operators.links import BigQueryTableLink
@@ -235,6 +235,57 @@ def test_a_cut_off_stream_fails_the_export_leaving_no_object_and_the_table_uncha
     assert len(export_requests) == 2
     assert pipeline.objects() == objects
     assert pipeline.stored(ExportKind.BREAKDOWN) == table
+
+
+@pytest.mark.parametrize(
+    ("field", "json_text", "problem"),
+    [
+        ("streams", "12.5", "an INT64 column takes a whole number"),
+        ("spend_total", "1.2345678901234567e-45", "more than 38 fractional digits"),
+        ("exported_at", '"2026-06-09"', "it is not a timestamp"),
+    ],
+)
+def test_a_value_bigquerys_load_refuses_fails_the_export_and_nothing_reaches_gcs(
+    pipeline: Pipeline, field: str, json_text: str, problem: str
+) -> None:
+    pipeline.run(ExportKind.BREAKDOWN, [TRACK_CAMPAIGN], RECENT_WINDOW)
+    objects = {
+        name: GCSHook().download(bucket_name=pipeline.bucket, object_name=name) for name in pipeline.objects()
+    }
+    table = pipeline.stored(ExportKind.BREAKDOWN)
+    pipeline.sandbox.set_today(SANDBOX_TODAY + dt.timedelta(days=1))
+    pipeline.sandbox.add_fault(
+        kind="set_value", path="/breakdown/export", field=field, json_text=json_text, at_line=7
+    )
+
+    with pytest.raises(SoundlinkUnloadableValueError) as raised:
+        pipeline.export(ExportKind.BREAKDOWN, [TRACK_CAMPAIGN], RECENT_WINDOW)
+
+    message = str(raised.value)
+    assert f"line 7: field {field!r} holds " in message and problem in message
+    assert "(request id: req_" in message
+    # Not fetched again (the same bytes would come), and the object of the earlier run is untouched.
+    assert len([r for r in pipeline.sandbox.requests_log() if r["path"].endswith("/export")]) == 2
+    assert {
+        name: GCSHook().download(bucket_name=pipeline.bucket, object_name=name) for name in pipeline.objects()
+    } == objects
+    assert pipeline.stored(ExportKind.BREAKDOWN) == table
+
+
+def test_a_revision_that_removes_a_row_deletes_it(pipeline: Pipeline) -> None:
+    pipeline.run(ExportKind.BREAKDOWN, [TRACK_CAMPAIGN], RECENT_WINDOW)
+    before = pipeline.stored_exports(ExportKind.BREAKDOWN)
+    later = SANDBOX_TODAY + dt.timedelta(days=1)
+    pipeline.sandbox.set_today(later)
+    pipeline.sandbox.add_fault(kind="drop_row", path="/breakdown/export", at_line=len(before) - 3)
+
+    pipeline.run(ExportKind.BREAKDOWN, [TRACK_CAMPAIGN], RECENT_WINDOW)
+
+    revised = truth_rows(ExportKind.BREAKDOWN, [TRACK_CAMPAIGN], RECENT_WINDOW, later)
+    removed = sorted(revised)[len(before) - 4]
+    after = pipeline.stored_exports(ExportKind.BREAKDOWN)
+    assert after == {key: row for key, row in revised.items() if key != removed}
+    assert removed in before
 
 
 def test_a_stream_cut_once_is_fetched_again_and_uploaded_whole(pipeline: Pipeline) -> None:

@@ -130,6 +130,36 @@ def test_extra_field_fault_adds_a_field_of_any_json_value_to_every_export_row(
     assert [{**row, "audience_segment": value} for row in plain] == widened
 
 
+@pytest.mark.parametrize("json_text", ["12.5", "NaN", "1e-40", '"twelve"'])
+def test_set_value_fault_writes_its_text_as_one_lines_value(
+    client: SandboxClient, export_path: str, json_text: str
+) -> None:
+    plain = get_export(client, export_path).content.splitlines()
+    client.process.add_fault(
+        path="/metrics/", kind="set_value", field="streams", json_text=json_text, at_line=2
+    )
+    faulted = get_export(client, export_path).content.splitlines()
+
+    assert len(faulted) == len(plain) > 2
+    assert [faulted[0], *faulted[2:]] == [plain[0], *plain[2:]]
+    row = json.loads(faulted[1], parse_constant=str)
+    expected = json.loads(json_text, parse_constant=str)
+    assert row == {**json.loads(plain[1]), "streams": expected}
+    assert f'"streams":{json_text},'.encode() in faulted[1]
+
+
+def test_drop_row_fault_leaves_out_one_line_and_counts_one_less(
+    client: SandboxClient, export_path: str
+) -> None:
+    plain = get_export(client, export_path)
+    client.process.add_fault(path="/metrics/", kind="drop_row", at_line=3)
+    revised = get_export(client, export_path)
+
+    lines = plain.content.splitlines()
+    assert revised.content.splitlines() == [*lines[:2], *lines[3:]]
+    assert int(revised.headers["X-Row-Count"]) == int(plain.headers["X-Row-Count"]) - 1 == len(lines) - 1
+
+
 def test_body_faults_wait_for_a_stream_and_ignore_refused_requests(
     client: SandboxClient, export_path: str
 ) -> None:
