@@ -1,5 +1,5 @@
-"""The dry-run command users point at their own dataset, run here against the emulator (which reports 0
-bytes processed, so only the path and its clean-up are checked, not the figures)."""
+"""The dry-run check against the emulator, which cannot dry-run a MERGE: it must say so, exit non-zero,
+and leave nothing behind (tests/test_bigquery_check.py checks the figures through a recording transport)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 from airflow.providers.google.cloud.hooks.bigquery import BigQueryHook
 
-from airflow_provider_soundlink.bigquery_check import dry_run_merges, main, report
+from airflow_provider_soundlink.bigquery_check import NOT_MEASURED, NOTHING_TO_JUDGE, check_tables, main
 from airflow_provider_soundlink.schemas import table_definition
 
 
-def test_each_existing_tables_merge_is_dry_run_over_one_and_thirty_days_and_nothing_is_left(
-    gcp_emulators: Any,
+def test_the_emulator_is_reported_as_unable_to_dry_run_and_nothing_is_left(
+    gcp_emulators: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     dataset = gcp_emulators.create_dataset("check")
     hook = BigQueryHook(use_legacy_sql=False)
@@ -25,27 +25,24 @@ def test_each_existing_tables_merge_is_dry_run_over_one_and_thirty_days_and_noth
         project_id=gcp_emulators.project,
         table_resource=table.table_resource(),
     )
-
-    results = dry_run_merges(
-        gcp_emulators.project, dataset, None, "google_cloud_default", ["camp_a"], dt.date(2026, 6, 14)
+    client = hook.get_client(project_id=gcp_emulators.project)
+    assert (
+        check_tables(hook, gcp_emulators.project, dataset, None, ["camp_a"], dt.date(2026, 6, 14))[0].verdict
+        == NOTHING_TO_JUDGE
     )
+    client.query(
+        f"INSERT INTO `{gcp_emulators.project}.{dataset}.{table.name}` (provider, account_id, report_date, "
+        "exported_at, campaign_id, country_code) VALUES ('soundlink', 'a', DATE '2026-06-01', "
+        "TIMESTAMP '2026-06-09 06:00:00', 'camp_a', 'US')"
+    ).result()
 
-    assert [(result.table, result.window_days) for result in results] == [
-        ("campaign_country_daily", 1),
-        ("campaign_country_daily", 30),
-        ("campaign_engagement_daily", 1),
-        ("campaign_engagement_daily", 30),
+    exit_code = main(["--project", gcp_emulators.project, "--dataset", dataset, "--last-day", "2026-06-14"])
+
+    output = capsys.readouterr().out
+    assert exit_code == 2
+    assert "NOT MEASURED" in output and "the local emulator cannot dry-run a MERGE" in output
+    checks = check_tables(hook, gcp_emulators.project, dataset, None, ["camp_a"], dt.date(2026, 6, 14))
+    assert [check.verdict for check in checks] == [NOT_MEASURED, NOTHING_TO_JUDGE]
+    assert [listed.table_id for listed in client.list_tables(f"{gcp_emulators.project}.{dataset}")] == [
+        table.name
     ]
-    assert all(isinstance(result.bytes_processed, int) for result in results[:2])
-    assert [result.bytes_processed for result in results[2:]] == [None, None]
-    assert "no such table" in report(results)
-    tables = hook.get_client(project_id=gcp_emulators.project).list_tables(
-        f"{gcp_emulators.project}.{dataset}"
-    )
-    assert [listed.table_id for listed in tables] == [table.name]
-
-
-def test_the_command_refuses_an_empty_scope(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit):
-        main(["--project", "my-project", "--dataset", "soundlink", "--campaign-ids", " , "])
-    assert "--campaign-ids needs at least one id" in capsys.readouterr().err
