@@ -23,8 +23,9 @@ A column added once keeps its type; a later provider version that defines the fi
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Iterable, Mapping
 from decimal import Decimal
+from typing import Any
 
 STRING, INTEGER, NUMBER, BOOLEAN, OBJECT, ARRAY, NULL = (
     "string",
@@ -72,3 +73,60 @@ def column_type(kinds: Collection[str]) -> str | None:
     if seen <= {INTEGER, NUMBER}:
         return "BIGNUMERIC"
     return "JSON"
+
+
+RESERVED_COLUMN_PREFIXES = ("_TABLE_", "_FILE_", "_PARTITION", "_ROW_TIMESTAMP", "__ROOT__", "_COLON_")
+"""Prefixes BigQuery refuses for column names ("Column names")."""
+
+
+def columns_to_add(
+    entries: Iterable[Mapping[str, Any]], existing: Collection[str]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """The new fields of manifest entries that get a column now, with its type, and those that get none,
+    with the reason; fields already a column (``existing``, any case) are left out of both."""
+    kinds: dict[str, set[str]] = {}
+    unknown: set[str] = set()
+    for entry in entries:
+        entry_kinds = entry.get("new_field_kinds")
+        for name in entry["new_fields"]:
+            if entry_kinds is None or name not in entry_kinds:
+                unknown.add(name)
+            else:
+                kinds.setdefault(name, set()).update(entry_kinds[name])
+    present = {name.lower() for name in existing}
+    columns: dict[str, str] = {}
+    refused: dict[str, str] = {}
+    for name in sorted(kinds.keys() | unknown):
+        if name.lower() in present:
+            continue
+        reason = _unusable_column_name(name)
+        if reason is None and name in unknown:
+            reason = "its export did not record the kinds of its values; export it again"
+        chosen = None if reason else column_type(kinds[name])
+        if reason is None and chosen is None:
+            reason = "every value is null so far"
+        if reason:
+            refused[name] = reason
+        else:
+            columns[name] = str(chosen)
+    return columns, refused
+
+
+def _unusable_column_name(name: str) -> str | None:
+    if not COLUMN_NAME.fullmatch(name):
+        return (
+            "BigQuery column names are at most 300 letters, digits and underscores, not starting with a digit"
+        )
+    if name.upper().startswith(RESERVED_COLUMN_PREFIXES):
+        return f"BigQuery reserves the prefixes {', '.join(RESERVED_COLUMN_PREFIXES)}"
+    return None
+
+
+def columns_beyond(defined: Collection[str], schema: Iterable[Any]) -> list[dict[str, str]]:
+    """The fields of a BigQuery schema whose names ``defined`` lacks (any case), as NULLABLE schema fields."""
+    known = {name.lower() for name in defined}
+    return [
+        {"name": field.name, "type": field.field_type, "mode": "NULLABLE"}
+        for field in schema
+        if field.name.lower() not in known
+    ]

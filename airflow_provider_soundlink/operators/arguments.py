@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from airflow_provider_soundlink.client.errors import SoundlinkConfigurationError
 from airflow_provider_soundlink.exports import ENGAGEMENT_CONTEXTS, ExportKind
+from airflow_provider_soundlink.load_plan import MAX_SOURCE_URIS_PER_LOAD_JOB
 from airflow_provider_soundlink.windows import DateWindow
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -80,3 +81,32 @@ def check_engagement_context(kind: ExportKind, engagement_context: str | None) -
             f"engagement_context={engagement_context!r} is unknown: give one of "
             f"{', '.join(ENGAGEMENT_CONTEXTS)}, or None for both"
         )
+
+
+def check_merge_arguments(
+    *,
+    staging_expiration: dt.timedelta,
+    partition_expiration: dt.timedelta | None,
+    max_uris_per_load_job: int,
+    maximum_bytes_billed: int | None,
+    max_job_attempts: int,
+) -> None:
+    """Refuse the MERGE operator's numeric arguments outside what BigQuery and the load accept."""
+    problems = []
+    if staging_expiration <= dt.timedelta(0):
+        problems.append(f"staging_expiration must be positive, got {staging_expiration}")
+    if partition_expiration is not None and partition_expiration < dt.timedelta(days=1):
+        problems.append(f"partition_expiration must be at least a day or None, got {partition_expiration}")
+    if not 1 <= max_uris_per_load_job <= MAX_SOURCE_URIS_PER_LOAD_JOB:
+        problems.append(
+            f"max_uris_per_load_job must be 1 to {MAX_SOURCE_URIS_PER_LOAD_JOB} (BigQuery's limit of source "
+            f"URIs per load job), got {max_uris_per_load_job}"
+        )
+    if maximum_bytes_billed is not None and maximum_bytes_billed < 1:
+        problems.append(
+            f"maximum_bytes_billed must be a positive number of bytes or None, got {maximum_bytes_billed}"
+        )
+    if max_job_attempts < 1:
+        problems.append(f"max_job_attempts must be at least 1, got {max_job_attempts}")
+    if problems:
+        raise SoundlinkConfigurationError("; ".join(problems))

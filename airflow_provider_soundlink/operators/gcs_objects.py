@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from airflow_provider_soundlink.client.exports import NDJSON
@@ -23,6 +23,22 @@ buffers 100 MiB by default; chunks must be multiples of 256 KiB."""
 
 def gcs_uri(bucket: str, object_name: str) -> str:
     return f"gs://{bucket}/{object_name}"
+
+
+def bucket_locations(gcs: GCSHook, uris: Sequence[str]) -> dict[str, str | None]:
+    """The location of each bucket the ``gs://`` URIs name; None where it cannot be read (reading it needs
+    ``storage.buckets.get``, which a least-privilege account may lack)."""
+    from google.api_core.exceptions import GoogleAPICallError
+
+    client = gcs.get_conn()
+    locations: dict[str, str | None] = {}
+    for name in sorted({uri.removeprefix("gs://").split("/", 1)[0] for uri in uris}):
+        try:
+            locations[name] = client.get_bucket(name).location
+        except GoogleAPICallError as error:
+            log.info("Could not read the location of bucket %s (%s); not checking it", name, error)
+            locations[name] = None
+    return locations
 
 
 @contextlib.contextmanager

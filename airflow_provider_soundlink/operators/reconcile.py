@@ -12,8 +12,8 @@ from airflow_provider_soundlink.client.errors import (
 )
 from airflow_provider_soundlink.compat import BaseOperator, Context
 from airflow_provider_soundlink.exports import ExportKind
-from airflow_provider_soundlink.hooks.bigquery import standard_sql_hook
 from airflow_provider_soundlink.hooks.soundlink import SoundlinkHook
+from airflow_provider_soundlink.load_plan import job_labels, query_configuration
 from airflow_provider_soundlink.operators.arguments import campaign_id_list, export_window, is_template
 from airflow_provider_soundlink.reconciliation import (
     RECONCILED_METRICS,
@@ -56,6 +56,7 @@ class SoundlinkReconcileOperator(BaseOperator):
     :param soundlink_conn_id: the Soundlink connection.
     :param gcp_conn_id: the Google Cloud connection.
     :param impersonation_chain: service account(s) to impersonate (templated).
+    :param labels: labels of the query job, besides ``airflow-dag`` and ``airflow-task`` (templated).
     """
 
     template_fields: Sequence[str] = (
@@ -68,6 +69,7 @@ class SoundlinkReconcileOperator(BaseOperator):
         "location",
         "on_mismatch",
         "impersonation_chain",
+        "labels",
     )
     ui_color = "#4285f4"
 
@@ -87,6 +89,7 @@ class SoundlinkReconcileOperator(BaseOperator):
         soundlink_conn_id: str = SoundlinkHook.default_conn_name,
         gcp_conn_id: str = "google_cloud_default",
         impersonation_chain: str | Sequence[str] | None = None,
+        labels: Mapping[str, str] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -104,6 +107,7 @@ class SoundlinkReconcileOperator(BaseOperator):
         self.soundlink_conn_id = soundlink_conn_id
         self.gcp_conn_id = gcp_conn_id
         self.impersonation_chain = impersonation_chain
+        self.labels = labels
 
     def execute(self, context: Context) -> dict[str, Any]:
         _check_on_mismatch(self.on_mismatch)
@@ -120,7 +124,8 @@ class SoundlinkReconcileOperator(BaseOperator):
         if not campaign_ids:
             self.log.info("No campaigns to reconcile")
             return result
-        table_totals = self._table_totals(target, window, campaign_ids)
+        labels = job_labels(context["ti"].dag_id, context["ti"].task_id, self.labels)
+        table_totals = self._table_totals(target, window, campaign_ids, labels)
         soundlink = SoundlinkHook(soundlink_conn_id=self.soundlink_conn_id)
         parts = slice_date_range(window.start, window.end)
         api_totals = {
@@ -152,17 +157,17 @@ class SoundlinkReconcileOperator(BaseOperator):
         raise SoundlinkReconciliationError(message)
 
     def _table_totals(
-        self, target: TableRef, window: DateWindow, campaign_ids: list[str]
+        self, target: TableRef, window: DateWindow, campaign_ids: list[str], labels: Mapping[str, str]
     ) -> dict[str, dict[str, object]]:
-        hook = standard_sql_hook(self.gcp_conn_id, self.location, self.impersonation_chain)
+        from airflow_provider_soundlink.hooks.bigquery import SoundlinkBigQueryHook
+
+        hook = SoundlinkBigQueryHook(self.gcp_conn_id, self.location, self.impersonation_chain)
         table = table_definition(ExportKind.BREAKDOWN)
-        configuration = {
-            "query": {
-                "query": campaign_totals_query(table, target, window, RECONCILED_METRICS),
-                "useLegacySql": False,
-                "queryParameters": [string_array_parameter("campaign_ids", campaign_ids)],
-            }
-        }
+        configuration = query_configuration(
+            campaign_totals_query(table, target, window, RECONCILED_METRICS),
+            [string_array_parameter("campaign_ids", campaign_ids)],
+            labels,
+        )
         job = hook.insert_job(configuration=configuration, project_id=target.project, location=self.location)
         rows = cast("Iterable[Mapping[str, Any]]", job.result())
         return {row["campaign_id"]: {metric: row[metric] for metric in RECONCILED_METRICS} for row in rows}

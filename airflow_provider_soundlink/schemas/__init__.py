@@ -8,6 +8,7 @@ column the MERGE stamps with the load time, and the columns that bound what one 
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import json
 from dataclasses import dataclass
@@ -89,15 +90,21 @@ class TableDefinition:
             if field["name"] in self.export_column_names
         ]
 
-    def table_resource(self) -> dict[str, Any]:
+    def table_resource(self, partition_expiration: dt.timedelta | None = None) -> dict[str, Any]:
         """The API's table resource without its reference, for ``BigQueryHook.create_table``.
 
         One partition per ``report_date`` day, so the MERGE's date window prunes to the days it loads.
+        Without ``partition_expiration`` the table takes its dataset's default partition expiration, if
+        any ("If you set TimePartitioning.expirationMs explicitly when creating a table, the
+        defaultPartitionExpirationMs of the containing dataset is ignored").
         """
+        partitioning: dict[str, str] = {"type": "DAY", "field": self.partition_field}
+        if partition_expiration is not None:
+            partitioning["expirationMs"] = str(int(partition_expiration.total_seconds() * 1000))
         return {
             "description": self.description,
             "schema": {"fields": self.bigquery_schema()},
-            "timePartitioning": {"type": "DAY", "field": self.partition_field},
+            "timePartitioning": partitioning,
             "clustering": {"fields": list(self.clustering_fields)},
         }
 

@@ -3,8 +3,8 @@ task which of its steps finished.
 
 The google provider's ``BigQueryInsertJobTrigger`` polls ``jobs.get`` until the job is done. Its event
 names the job only on success, and a task resumed after a deferral keeps nothing of the run so far but
-the event (``airflow dags test`` passes on nothing else), so this trigger adds the step (``load_0``,
-``merge_1``, ...) and the job id to every event. The task then reads the job itself and fails, or goes
+the event (``airflow dags test`` passes on nothing else), so this trigger adds the step (``load_0_1``,
+``merge_0_1``, ...) and the job id to every event. The task then reads the job itself and fails, or goes
 on, exactly as the synchronous path does.
 """
 

@@ -143,7 +143,7 @@ def trigger_logs(airflow: AirflowEnvironment, daemons: Any) -> str:
 def assert_the_merges_waited_in_the_triggerer(triggerer_log: str, runs: int) -> None:
     """Each run's two MERGE tasks waited in the triggerer for their MERGE job (and before it for their load
     job, which Airflow 3 logs to the same file, since overwritten)."""
-    waits = triggerer_log.count("(step merge_1 of its task)")
+    waits = triggerer_log.count("(step merge_0_1 of its task)")
     assert waits >= 2 * runs, triggerer_log[-3000:]
 
 

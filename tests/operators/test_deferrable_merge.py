@@ -81,7 +81,7 @@ def test_a_deferred_merge_waits_on_each_job_and_leaves_the_table_the_synchronous
     steps: list[str] = []
     summary = run_deferred(pipeline, manifest, steps, max_uris_per_load_job=1)
 
-    assert steps == ["load_0", "load_1", "merge_1"]
+    assert steps == ["load_0_1", "load_1_1", "merge_0_1"]
     assert summary["rows_loaded"] == summary["rows_affected"] == len(truth)
     deferred = pipeline.stored_exports(ExportKind.BREAKDOWN)
     assert deferred == truth
@@ -110,7 +110,7 @@ def test_a_deferred_load_that_fails_raises_the_synchronous_error_and_leaves_the_
     with pytest.raises(BadRequest) as deferred:
         run_deferred(pipeline, garbage, steps)
 
-    assert steps == ["load_0"]
+    assert steps == ["load_0_1"]
     assert "garbage.jsonl" in str(deferred.value)
     assert str(deferred.value).split(": ", 1)[1] == str(synchronous.value).split(": ", 1)[1]
     assert pipeline.stored(ExportKind.BREAKDOWN) == table

@@ -3,25 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from google.api_core.exceptions import BadRequest, Conflict, InternalServerError
 
 from airflow_provider_soundlink.compat import Asset
 from airflow_provider_soundlink.exports import ExportKind
 from airflow_provider_soundlink.operators import SoundlinkBigQueryMergeOperator, SoundlinkExportToGCSOperator
 from airflow_provider_soundlink.operators.arguments import campaign_id_list, export_window, parse_report_date
-from airflow_provider_soundlink.operators.bigquery_merge import (
-    is_concurrent_update_error,
-    job_id,
-    locations_compatible,
-    staging_table_name,
-)
 from airflow_provider_soundlink.operators.export_to_gcs import export_object_name
-from airflow_provider_soundlink.sql import TableRef
 from airflow_provider_soundlink.windows import DateWindow
 
 from .test_manifest import entry
@@ -150,6 +140,7 @@ def test_merge_operator_templates_the_run_dependent_fields() -> None:
         "table_id",
         "location",
         "impersonation_chain",
+        "labels",
     }
 
 
@@ -160,7 +151,8 @@ def test_merge_operator_templates_the_run_dependent_fields() -> None:
         ({"dataset_id": "sound-link"}, "invalid BigQuery dataset name 'sound-link'"),
         ({"project_id": "P"}, "invalid BigQuery project id 'P'"),
         ({"staging_expiration": dt.timedelta(0)}, "staging_expiration must be positive"),
-        ({"merge_max_attempts": 0}, "merge_max_attempts must be at least 1"),
+        ({"max_job_attempts": 0}, "max_job_attempts must be at least 1"),
+        ({"partition_expiration": dt.timedelta(hours=1)}, "partition_expiration must be at least a day"),
         ({"max_uris_per_load_job": 0}, r"max_uris_per_load_job must be 1 to 10000 \(BigQuery's limit"),
         ({"max_uris_per_load_job": 10_001}, "max_uris_per_load_job must be 1 to 10000"),
         ({"maximum_bytes_billed": 0}, "maximum_bytes_billed must be a positive number of bytes or None"),
@@ -177,70 +169,3 @@ def test_merge_operator_refuses_a_manifest_of_the_other_export_before_touching_b
     operator = SoundlinkBigQueryMergeOperator(**{**MERGE_ARGS, "manifest": [[entry(export="engagement")]]})
     with pytest.raises(ValueError, match="holds the 'engagement' export but this task loads 'breakdown'"):
         operator.execute({})  # type: ignore[arg-type]
-
-
-def test_only_concurrent_update_errors_are_worth_retrying() -> None:
-    serialize = "Could not serialize access to table p:d.t due to concurrent update"
-    documented = "Could not serialize access to table due to concurrent update"
-    aborted = "Transaction is aborted due to concurrent update against table p.d.t"
-    assert is_concurrent_update_error(BadRequest(serialize))
-    assert is_concurrent_update_error(BadRequest(documented))
-    assert is_concurrent_update_error(Conflict(aborted))
-    assert not is_concurrent_update_error(BadRequest("Syntax error: Unexpected keyword MERGE"))
-    assert not is_concurrent_update_error(InternalServerError("backend error"))
-    assert not is_concurrent_update_error(RuntimeError(serialize))
-
-
-def _context(try_number: int, dag_id: str = "d", execution: str = "exec-1") -> Any:
-    ti = SimpleNamespace(
-        dag_id=dag_id,
-        run_id="scheduled__2026",
-        task_id="merge",
-        map_index=-1,
-        try_number=try_number,
-        id=execution,
-    )
-    return {"ti": ti}
-
-
-def test_staging_tables_are_fixed_per_try_and_traceable_to_it() -> None:
-    first, again, retry = (staging_table_name("campaign_country_daily", _context(n)) for n in (1, 1, 2))
-    assert first == again != retry
-    rerun = staging_table_name("campaign_country_daily", _context(1, execution="exec-2"))
-    assert rerun not in (first, retry)
-    assert first.startswith("campaign_country_daily__staging_")
-    TableRef("soundlink-local", "soundlink", first)
-
-
-def test_job_ids_are_fixed_by_try_step_and_configuration_and_valid_for_bigquery() -> None:
-    configuration = {"query": {"query": "MERGE ..."}}
-    first = job_id(_context(1), "merge_1", configuration)
-
-    assert first == job_id(_context(1), "merge_1", configuration)
-    others = {
-        job_id(_context(2), "merge_1", configuration),
-        job_id(_context(1), "merge_2", configuration),
-        job_id(_context(1), "merge_1", {"query": {"query": "MERGE other"}}),
-        job_id(_context(1, execution="exec-2"), "merge_1", configuration),
-    }
-    assert first not in others and len(others) == 4
-    assert first.startswith("soundlink_d_merge_merge_1_")
-    # BigQuery: letters, numbers, underscores or dashes, at most 1,024 characters.
-    long_and_odd = job_id(_context(1, dag_id="dåg.with spaces/" + "x" * 2000), "load_0", configuration)
-    assert re.fullmatch(r"[A-Za-z0-9_-]{1,1024}", long_and_odd)
-
-
-def test_only_a_clear_location_mismatch_between_dataset_and_bucket_is_refused() -> None:
-    # A US multi-region dataset loads from any bucket.
-    assert locations_compatible("US", "us")
-    assert locations_compatible("US", "US-EAST1")
-    assert locations_compatible("US", "EU")
-    # An EU one from a bucket in Europe.
-    assert locations_compatible("EU", "europe-west4")
-    assert locations_compatible("EU", "EUR4")
-    assert not locations_compatible("EU", "US-CENTRAL1")
-    assert not locations_compatible("EU", "US")
-    # A regional one from its region; another single region is refused, multi-regions are left to BigQuery.
-    assert locations_compatible("europe-west1", "EUROPE-WEST1")
-    assert not locations_compatible("europe-west1", "EUROPE-WEST4")
-    assert locations_compatible("us-central1", "NAM4")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import re
 import uuid
 from decimal import Decimal
 from typing import Any
@@ -97,6 +98,8 @@ def test_a_long_window_lands_as_the_sandbox_truth_with_one_load_and_one_merge(pi
         "objects_loaded": 3,
         "rows_loaded": len(truth),
         "rows_affected": len(truth),
+        "rows_inserted": len(truth),
+        "rows_deleted": 0,
     }
     assert pipeline.tables() == ["campaign_country_daily"]
 
@@ -355,9 +358,7 @@ def test_a_merge_aborted_by_a_concurrent_update_is_retried(
         return insert_job(self, **kwargs)
 
     monkeypatch.setattr(BigQueryHook, "insert_job", contended_insert_job)
-    summary = pipeline.merge(
-        ExportKind.BREAKDOWN, manifest, merge_retry_initial_wait=dt.timedelta(milliseconds=10)
-    )
+    summary = pipeline.merge(ExportKind.BREAKDOWN, manifest, retry_initial_wait=dt.timedelta(milliseconds=10))
 
     assert len(merges) == 2
     assert merges[0] == merges[1]
@@ -589,7 +590,10 @@ def test_a_merge_task_run_again_in_the_same_try_reattaches_to_its_jobs(
         dying.setattr(BigQueryHook, "delete_table", lambda *args, **kwargs: None)
         with pytest.raises(WorkerDied):
             pipeline.merge(ExportKind.BREAKDOWN, manifest, context=one_try)
-    assert [job_id.split("_")[-2] for job_id in submitted] == ["0", "1"]  # load_0, merge_1
+    assert [re.findall(r"_((?:load|merge)_\d+_\d+)_[0-9a-f]+$", job_id)[0] for job_id in submitted] == [
+        "load_0_1",
+        "merge_0_1",
+    ]
     assert len(pipeline.tables()) == 2
 
     reattached: list[str] = []
@@ -664,6 +668,68 @@ def test_maximum_bytes_billed_caps_the_merge_job(pipeline: Pipeline, monkeypatch
     pipeline.merge(ExportKind.BREAKDOWN, manifest)
 
     assert [query.get("maximumBytesBilled") for query in queries] == [str(10 * 2**30), None]
+
+
+def test_every_job_carries_the_dag_and_task_labels_and_the_given_ones(pipeline: Pipeline) -> None:
+    manifest = pipeline.export(ExportKind.BREAKDOWN, [TRACK_CAMPAIGN], RECENT_WINDOW)
+    jobs_before = pipeline.job_types()
+
+    pipeline.merge(ExportKind.BREAKDOWN, manifest, labels={"team": "growth"})
+
+    new_jobs = [
+        job for job in pipeline.client.list_jobs(project=pipeline.project) if job.job_id not in jobs_before
+    ]
+    assert sorted(job.job_type for job in new_jobs) == ["load", "query"]
+    assert {tuple(sorted(job.labels.items())) for job in new_jobs} == {
+        (("airflow-dag", "soundlink_test"), ("airflow-task", "merge_breakdown"), ("team", "growth"))
+    }
+
+
+def test_a_window_of_more_than_4000_days_is_merged_in_parts_each_within_the_limit(pipeline: Pipeline) -> None:
+    recent = pipeline.export(ExportKind.BREAKDOWN, [TRACK_CAMPAIGN], RECENT_WINDOW)
+    # Eleven years with nothing exported before the recent window: empty objects are not loaded, but
+    # they widen the scope, as a long backfill does.
+    history = {
+        **recent[0],
+        "start_date": "2015-01-01",
+        "end_date": (RECENT_WINDOW[0] - dt.timedelta(days=1)).isoformat(),
+        "uri": f"gs://{pipeline.bucket}/nothing.jsonl",
+        "row_count": 0,
+    }
+    queries: list[str] = []
+    insert_job = BigQueryHook.insert_job
+
+    def recording_insert_job(self: BigQueryHook, **kwargs: Any) -> Any:
+        if "query" in kwargs["configuration"]:
+            queries.append(kwargs["configuration"]["query"]["query"])
+        return insert_job(self, **kwargs)
+
+    pipeline.monkeypatch.setattr(BigQueryHook, "insert_job", recording_insert_job)
+    summary = pipeline.merge(ExportKind.BREAKDOWN, [recent, [history]])
+
+    windows = [re.findall(r"BETWEEN DATE '([\d-]+)' AND DATE '([\d-]+)'", query)[0] for query in queries]
+    days = [(dt.date.fromisoformat(end) - dt.date.fromisoformat(start)).days + 1 for start, end in windows]
+    assert len(queries) == 2 and max(days) == 4000 and sum(days) == (YESTERDAY - dt.date(2015, 1, 1)).days + 1
+    assert summary["rows_inserted"] == len(
+        recent_rows := truth_rows(ExportKind.BREAKDOWN, [TRACK_CAMPAIGN], RECENT_WINDOW, SANDBOX_TODAY)
+    )
+    assert pipeline.stored_exports(ExportKind.BREAKDOWN) == recent_rows
+
+
+def test_partition_expiration_is_set_on_a_new_table_and_expiring_loaded_days_are_warned_about(
+    pipeline: Pipeline, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = pipeline.export(ExportKind.BREAKDOWN, [TRACK_CAMPAIGN], RECENT_WINDOW)
+
+    with caplog.at_level(logging.WARNING):
+        pipeline.merge(ExportKind.BREAKDOWN, manifest, partition_expiration=dt.timedelta(days=180))
+
+    table = pipeline.client.get_table(f"{pipeline.project}.{pipeline.dataset}.campaign_country_daily")
+    assert table.time_partitioning.expiration_ms == 180 * 86_400_000
+    # The sandbox's dates are in 2026-06: on any real today after 2026-12, they are past 180 days.
+    logged = caplog.text + capsys.readouterr().out
+    expired = dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=180) > RECENT_WINDOW[0]
+    assert ("expires partitions after 180 days" in logged) == expired
 
 
 def test_the_tasks_store_their_links_while_they_run(pipeline: Pipeline) -> None:
