@@ -36,6 +36,8 @@ except ImportError:  # Airflow 2.11 to 3.1
         TaskDeferred,
     )
 
+from airflow.exceptions import AirflowProviderDeprecationWarning as AirflowProviderDeprecationWarning
+
 try:  # Airflow 3
     from airflow.sdk.configuration import conf as _conf
 except ImportError:  # Airflow 2.11
@@ -50,6 +52,7 @@ def default_deferrable() -> bool:
 __all__ = [
     "DAG",
     "AirflowFailException",
+    "AirflowProviderDeprecationWarning",
     "AirflowSkipException",
     "Asset",
     "BaseHook",

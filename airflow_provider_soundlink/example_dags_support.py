@@ -450,7 +450,7 @@ def add_link_stats_tasks(config: PipelineConfig, plan: XComArg) -> None:
     ``link_clicks_daily``; otherwise both are skipped.
 
     Call it inside the DAG's context, with the output of the plan task (see
-    :func:`add_export_and_merge_tasks`). The Soundlink connection needs its ``pseudonymisation_key``
+    :func:`add_export_and_merge_tasks`). The Soundlink connection needs its ``pseudonymisation_secret``
     extra (personal data is pseudonymised; see the operator).
     """
     plan_outputs = cast("PlainXComArg", plan)

@@ -437,11 +437,11 @@ def google_connection_json(project: str) -> str:
 
 
 def soundlink_connection_json(
-    base_url: str, api_key: str = SANDBOX_API_KEY, pseudonymisation_key: str | None = None
+    base_url: str, api_key: str = SANDBOX_API_KEY, pseudonymisation_secret: str | None = None
 ) -> str:
     connection: dict[str, Any] = {"conn_type": "soundlink", "host": base_url, "password": api_key}
-    if pseudonymisation_key:
-        connection["extra"] = {"pseudonymisation_key": pseudonymisation_key}
+    if pseudonymisation_secret:
+        connection["extra"] = {"pseudonymisation_secret": pseudonymisation_secret}
     return json.dumps(connection)
 
 

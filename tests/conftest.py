@@ -31,6 +31,21 @@ FIXTURES_NEEDING_STAND_INS = frozenset(
 E2E_DIRECTORY = REPO_ROOT / "tests" / "e2e"
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Fail any test whose output (stdout, stderr, logs) holds a sandbox API key: no log or error of the
+    provider may carry one, whatever a test provokes."""
+    report = yield
+    if report.when == "call" and report.passed:
+        from airflow_provider_soundlink.sandbox.keys import KEY_GRANTS
+
+        captured = "\n".join(content for _, content in report.sections)
+        if any(key in captured for key in KEY_GRANTS):
+            report.outcome = "failed"
+            report.longrepr = "the test's output (stdout, stderr or logs) holds a sandbox API key"
+    return report
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if item.path.is_relative_to(E2E_DIRECTORY):

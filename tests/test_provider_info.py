@@ -28,6 +28,6 @@ def test_the_connection_form_relabels_fields_and_offers_the_extras() -> None:
             "max_attempts",
             "retry_budget",
             "allow_insecure_http",
-            "pseudonymisation_key",
+            "pseudonymisation_secret",
         )
     }

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import itertools
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator, Mapping
 from typing import Any, BinaryIO
 from urllib.parse import quote
 
@@ -19,6 +19,7 @@ from airflow_provider_soundlink.client.errors import (
     RequestContext,
     SoundlinkConfigurationError,
     SoundlinkError,
+    SoundlinkUnexpectedResponseError,
 )
 from airflow_provider_soundlink.client.exports import (
     NDJSON,
@@ -31,7 +32,12 @@ from airflow_provider_soundlink.client.exports import (
     export_lines,
     suggested_file_name,
 )
-from airflow_provider_soundlink.client.pagination import iter_numbered_pages, iter_offset_pages
+from airflow_provider_soundlink.client.pagination import (
+    EntryKey,
+    iter_numbered_pages,
+    iter_offset_pages,
+    reread_when_changed,
+)
 from airflow_provider_soundlink.client.settings import ClientSettings
 from airflow_provider_soundlink.client.transport import Transport
 from airflow_provider_soundlink.exports import (
@@ -79,8 +85,9 @@ class SoundlinkApi:
 
     def ping(self) -> tuple[bool, str]:
         """Whether the key reaches the API (``GET /v1/ping`` takes any valid key), and what was found."""
+        context = self.transport.context("/v1/ping")
         try:
-            self.transport.get_json(self.transport.context("/v1/ping"))
+            _data_object(self.transport.get_json(context), context)
         except SoundlinkError as error:
             return False, str(error)
         return True, f"Soundlink API reachable at {self.base_url} with this key"
@@ -88,24 +95,29 @@ class SoundlinkApi:
     # Campaigns and paginated metrics ---------------------------------------------------------------------
 
     def list_campaigns(self) -> list[dict[str, Any]]:
-        """Every campaign the key's organization owns, oldest first."""
+        """Every campaign the key's organization owns, oldest first; read again from the start (within the
+        retry policy) when the listing changes while its pages are read."""
         context = self.transport.context(
             "/v1/campaigns",
             {"pageSize": str(CAMPAIGNS_PAGE_SIZE), "sortBy": "createdAt", "sortOrder": "asc"},
             CAMPAIGNS_SCOPE,
         )
-        return [item for _, _, items in self._numbered_pages(context) for item in items]
+
+        return reread_when_changed(
+            lambda: [item for _, _, items in self._numbered_pages(context, _campaign_key) for item in items],
+            self.transport.settings.max_attempts,
+        )
 
     def get_campaign(self, campaign_id: str) -> dict[str, Any]:
         context = self.transport.context(_campaign_path(campaign_id), {}, CAMPAIGNS_SCOPE)
-        return dict(self.transport.get_json(context)["data"])
+        return _data_object(self.transport.get_json(context), context)
 
     def get_overview(self, campaign_id: str, window: DateWindow) -> dict[str, Any]:
         """Campaign totals over ``window``."""
         context = self.transport.context(
             f"{_campaign_path(campaign_id)}/metrics/overview", _window_params(window), METRICS_SCOPE
         )
-        return dict(self.transport.get_json(context)["data"])
+        return _data_object(self.transport.get_json(context), context)
 
     def iter_breakdown(
         self,
@@ -158,22 +170,22 @@ class SoundlinkApi:
         context = self.transport.context(
             kind.paginated_path(_path_segment(campaign_id)), params, METRICS_SCOPE
         )
-        return self._versioned_rows(context)
+        return self._versioned_rows(context, _primary_key(kind))
 
-    def _versioned_rows(self, context: RequestContext) -> Iterator[dict[str, Any]]:
-        for page, body, items in self._numbered_pages(context):
+    def _versioned_rows(self, context: RequestContext, key: EntryKey) -> Iterator[dict[str, Any]]:
+        for page, body, items in self._numbered_pages(context, key):
             request_id = body.get("meta", {}).get("requestId")
             for number, row in enumerate(items, 1):
                 check_schema_version(row, request_id, f"Soundlink {context.target} page {page} row {number}")
             yield from items
 
     def _numbered_pages(
-        self, context: RequestContext
+        self, context: RequestContext, key: EntryKey
     ) -> Iterator[tuple[int, dict[str, Any], list[dict[str, Any]]]]:
         def fetch(page: int) -> dict[str, Any]:
             return self.transport.get_json(context.with_params(page=str(page)))
 
-        return iter_numbered_pages(fetch, context)
+        return iter_numbered_pages(fetch, context, key)
 
     # Link click statistics -------------------------------------------------------------------------------
 
@@ -223,7 +235,7 @@ class SoundlinkApi:
         def fetch(offset: int) -> dict[str, Any]:
             return self.transport.get_json(context.with_params(offset=str(offset)))
 
-        for entries in iter_offset_pages(fetch, context):
+        for entries in iter_offset_pages(fetch, context, _link_stats_group):
             yield from entries
 
     # JSONL exports ---------------------------------------------------------------------------------------
@@ -362,8 +374,45 @@ def _rewound(fileobj: BinaryIO) -> Iterator[BinaryIO]:
 
 
 def _path_segment(campaign_id: str) -> str:
-    """Campaign ids are opaque strings: escape anything that would change the path."""
+    """Campaign ids are opaque strings: escape anything that would change the path, and refuse the ids
+    that would name another resource however escaped (a dot segment is resolved away by servers and
+    proxies: ``/v1/campaigns/..`` is ``/v1``)."""
+    if campaign_id.strip() in {"", ".", ".."}:
+        raise SoundlinkConfigurationError(
+            f"campaign id {campaign_id!r} names no campaign: it would address another resource of the API; "
+            "give the campaign's id as Soundlink lists it"
+        )
     return quote(campaign_id, safe="")
+
+
+def _data_object(body: dict[str, Any], context: RequestContext) -> dict[str, Any]:
+    """The ``data`` object of the documented envelope ``{data: {...}, meta}``."""
+    data = body.get("data")
+    if not isinstance(data, dict):
+        meta = body.get("meta")
+        raise SoundlinkUnexpectedResponseError(
+            200,
+            None,
+            f"the answer lacks the documented envelope (members: {sorted(body)})",
+            str(meta["requestId"]) if isinstance(meta, dict) and meta.get("requestId") else None,
+            context,
+            expected="{data: {...}, meta: {requestId}}",
+        )
+    return dict(data)
+
+
+def _campaign_key(campaign: Mapping[str, Any]) -> Hashable:
+    return campaign.get("campaignId")
+
+
+def _primary_key(kind: ExportKind) -> EntryKey:
+    columns = table_definition(kind).primary_key
+    return lambda row: tuple(str(row.get(column)) for column in columns)
+
+
+def _link_stats_group(entry: Mapping[str, Any]) -> Hashable:
+    """A link-stats entry's group: its fields but the count."""
+    return tuple(sorted((name, str(value)) for name, value in entry.items() if name != "count"))
 
 
 def _campaign_path(campaign_id: str) -> str:

@@ -12,6 +12,8 @@ configuration mistake is also a ``ValueError``.
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
@@ -29,8 +31,9 @@ except ImportError:  # pragma: no cover - which one exists depends on the instal
 
 
 _SCOPE = re.compile(r"\b[a-z]+:[a-z]+\b")
-# Soundlink keys look like sk_live_..., sk_test_...: an API message may quote one.
-_API_KEY = re.compile(r"\bsk_[A-Za-z0-9_\-]+")
+# Soundlink keys look like sk_live_..., sk_test_...: an API message may quote one, raw, URL-encoded
+# (%2B, %2F, %3D) or with the base64 alphabet's + / =.
+_API_KEY = re.compile(r"\bsk_[A-Za-z0-9_\-+/=%.~]+")
 SLICING_ADVICE = "cut longer ranges with airflow_provider_soundlink.windows.slice_date_range"
 REDACTED = "<redacted>"
 
@@ -38,6 +41,37 @@ REDACTED = "<redacted>"
 def scrub_api_keys(text: str) -> str:
     """``text`` with anything shaped like a Soundlink API key replaced."""
     return _API_KEY.sub(f"sk_{REDACTED}", text)
+
+
+def secret_forms(secret: str) -> list[str]:
+    """The forms in which a server or a log may repeat a secret: as is, trimmed, URL-encoded (as a path
+    segment and as a form value), base64 (standard and URL-safe, with and without padding) and
+    JSON-escaped; the longest first, so no form is left half replaced."""
+    trimmed = secret.strip()
+    encoded = base64.b64encode(trimmed.encode()).decode()
+    urlsafe = base64.urlsafe_b64encode(trimmed.encode()).decode()
+    forms = {
+        secret,
+        trimmed,
+        quote(trimmed, safe=""),
+        quote_plus(trimmed),
+        encoded,
+        encoded.rstrip("="),
+        urlsafe,
+        urlsafe.rstrip("="),
+        json.dumps(secret)[1:-1],
+        json.dumps(trimmed)[1:-1],
+    }
+    return sorted((form for form in forms if form), key=len, reverse=True)
+
+
+def redact_secret(text: str, secret: str) -> str:
+    """``text`` with every form of ``secret`` (see :func:`secret_forms`) replaced."""
+    if not secret.strip():
+        return text
+    for form in secret_forms(secret):
+        text = text.replace(form, REDACTED)
+    return text
 
 
 def _with_request_id(text: str, request_id: str | None) -> str:
@@ -216,6 +250,42 @@ class SoundlinkBadRequestError(SoundlinkRefusedError):
             return f"The page size {size} is above this endpoint's maximum; ask for smaller pages"
         sent = ", ".join(f"{name}={value}" for name, value in params.items()) or "none"
         return f"Correct the parameter the message names (sent: {sent})"
+
+
+class SoundlinkUnexpectedResponseError(SoundlinkAPIError, SoundlinkFinalError):  # type: ignore[misc]
+    """The API answered something its documentation does not describe: an export answered with a JSON
+    error object, a JSON answer without its envelope, a page from a proxy. ``expected`` says what the
+    client expected instead."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str | None,
+        message: str,
+        request_id: str | None,
+        context: RequestContext | None,
+        *,
+        expected: str,
+    ) -> None:
+        self.expected = expected
+        super().__init__(status, code, message, request_id, context)
+
+    def _advice(self) -> str:
+        return (
+            f"Expected {self.expected}. Check that the connection's host is Soundlink's API and not a proxy "
+            "or login page; if it is, report the request id to Soundlink support"
+        )
+
+
+class SoundlinkListingChangedError(SoundlinkError):
+    """The entries of a paged listing moved while its pages were read (an entry came twice, or the total
+    changed): read from the start again, it gives a consistent listing."""
+
+    retryable = True
+
+    def __init__(self, message: str, request_id: str | None) -> None:
+        self.request_id = request_id
+        super().__init__(_with_request_id(scrub_api_keys(message), request_id))
 
 
 class SoundlinkRateLimitError(SoundlinkAPIError):

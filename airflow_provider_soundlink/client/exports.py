@@ -16,9 +16,11 @@ import email.message
 import email.utils
 import json
 import logging
+import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
+from itertools import islice
 from pathlib import PurePosixPath
 from typing import Any, NamedTuple, Protocol
 
@@ -30,9 +32,15 @@ from airflow_provider_soundlink.client.errors import (
     SoundlinkMalformedExportError,
     SoundlinkSchemaVersionError,
     SoundlinkStreamError,
+    SoundlinkUnexpectedResponseError,
     SoundlinkUnloadableValueError,
 )
-from airflow_provider_soundlink.client.transport import BodyReadError, iter_body
+from airflow_provider_soundlink.client.transport import (
+    BodyReadError,
+    iter_body,
+    refuse_json_constant,
+    unexpected_answer,
+)
 from airflow_provider_soundlink.exports import SUPPORTED_SCHEMA_VERSIONS
 from airflow_provider_soundlink.load_values import CanonicalRows, LoadColumn, row_problem
 from airflow_provider_soundlink.new_fields import json_kind
@@ -125,16 +133,9 @@ RowParser = Callable[[bytes], Any]
 
 
 def exact_row(raw: bytes) -> Any:
-    """A line as the rows handed to callers: every fractional number an exact Decimal.
-
-    ``NaN``, ``Infinity`` and ``-Infinity`` are not JSON (RFC 8259, section 6), though Python's reader
-    takes them: refused here as in every other reader of the provider.
-    """
-    return json.loads(raw, parse_float=decimal.Decimal, parse_constant=_refuse_constant)
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON value")
+    """A line as the rows handed to callers: every fractional number an exact Decimal, no NaN or
+    Infinity."""
+    return json.loads(raw, parse_float=decimal.Decimal, parse_constant=refuse_json_constant)
 
 
 def checked_row(raw: bytes) -> Any:
@@ -271,6 +272,7 @@ class _ExportStream:
         self._columns = columns
         self._timeout = timeout
         self.request_id = response.headers.get("X-Request-Id")
+        _check_export_answer(response, context, timeout)
         self.expected = _row_count_header(response, context)
         self.label = f"Soundlink {context.target} {context.params['startDate']}..{context.params['endDate']}"
         self._progress = _ProgressLog(self.label, self.expected, progress_interval)
@@ -398,20 +400,55 @@ def suggested_file_name(content_disposition: str | None) -> str | None:
     return name if name not in {"", ".", ".."} else None
 
 
+def _check_export_answer(response: requests.Response, context: RequestContext, timeout: float) -> None:
+    """Refuse a 200 that is not an export: JSON (the API's error envelope, or any JSON) or a page of
+    another kind (a proxy's, a login page), with the status, the API's code and request id if any."""
+    media_type = (response.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+    if not media_type or media_type in EXPORT_MEDIA_TYPES:
+        return
+    with response:
+        try:
+            body = b"".join(islice(iter_body(response, time.monotonic() + timeout, "the timeout"), 4))
+        except BodyReadError:
+            body = b""
+    unexpected_answer(response.status_code, response.headers, body, context, f"JSONL rows ({NDJSON})")
+
+
+EXPORT_MEDIA_TYPES = frozenset(
+    {NDJSON, "application/jsonl", "application/json-lines", "application/x-jsonlines"}
+)
+
+
 def check_schema_version(row: Mapping[str, Any], request_id: str | None, where: str) -> None:
+    if "schema_version" not in row and isinstance(row.get("error"), dict):
+        # The API's error object where a row belongs: its own error, not an unknown schema.
+        error = row["error"]
+        raise SoundlinkUnexpectedResponseError(
+            200,
+            None if error.get("code") is None else str(error["code"]),
+            f"{where} is the API's error object: {error.get('message') or 'no message'}",
+            request_id,
+            None,
+            expected="a row of the export",
+        )
     version = row.get("schema_version")
     if version not in SUPPORTED_SCHEMA_VERSIONS:
         raise SoundlinkSchemaVersionError(version, SUPPORTED_SCHEMA_VERSIONS, request_id, where=where)
 
 
 def _row_count_header(response: requests.Response, context: RequestContext) -> int | None:
+    """X-Row-Count as a count of rows: plain decimal digits (Python's ``int`` would also read "1_0" as 10
+    and "-1" as a count); anything else is final, fetching again gives the same header."""
     value = response.headers.get("X-Row-Count")
     if value is None:
         return None
-    try:
-        return int(value)
-    except ValueError:
+    if not _DIGITS.fullmatch(value.strip()):
         raise SoundlinkMalformedExportError(
-            f"Soundlink {context.target} sent X-Row-Count {value!r}, which is not a number",
+            f"Soundlink {context.target} sent X-Row-Count {value!r}, which is not a count of rows (plain "
+            "decimal digits)",
             response.headers.get("X-Request-Id"),
-        ) from None
+        )
+    return int(value)
+
+
+_DIGITS = re.compile(r"[0-9]+")

@@ -42,10 +42,19 @@ class ClientSettings:
 
     def __post_init__(self) -> None:
         where = f"connection '{self.conn_id}'" if self.conn_id else "the client settings"
-        if not self.api_key:
+        # Keys read from files or secret stores often end in a newline, which no header can carry.
+        api_key = self.api_key.strip()
+        if not api_key:
             raise SoundlinkConfigurationError(
                 f"{where} has no API key: store the sk_... key in the connection's password field"
             )
+        unusable = _unusable_header_character(api_key)
+        if unusable is not None:
+            raise SoundlinkConfigurationError(
+                f"the API key of {where} holds {unusable}, which an HTTP header cannot carry; store the key "
+                "exactly as Soundlink shows it (visible ASCII characters only)"
+            )
+        object.__setattr__(self, "api_key", api_key)
         for name in ("timeout", "export_timeout", "max_attempts", "retry_budget"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
@@ -82,3 +91,18 @@ def _is_loopback(hostname: str) -> bool:
         return ipaddress.ip_address(hostname).is_loopback
     except ValueError:
         return False
+
+
+def _unusable_header_character(value: str) -> str | None:
+    """What first makes ``value`` unfit for a header's value, described without showing the value."""
+    for position, character in enumerate(value, start=1):
+        if not "!" <= character <= "~":
+            kind = (
+                "a space"
+                if character == " "
+                else "a control character (such as a line break or a tab)"
+                if ord(character) < 32 or ord(character) == 127
+                else "a non-ASCII character"
+            )
+            return f"{kind} at position {position} of {len(value)}"
+    return None

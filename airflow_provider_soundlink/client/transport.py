@@ -15,9 +15,11 @@ import json
 import logging
 import socket
 import time
-from collections.abc import Callable, Iterator
+import zlib
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import closing
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
+from urllib.parse import urlsplit
 
 import requests
 import urllib3
@@ -34,12 +36,13 @@ from tenacity import (
 
 from airflow_provider_soundlink import __version__
 from airflow_provider_soundlink.client.errors import (
-    REDACTED,
     RequestContext,
     SoundlinkAPIError,
     SoundlinkError,
     SoundlinkNetworkError,
+    SoundlinkUnexpectedResponseError,
     api_error,
+    redact_secret,
 )
 from airflow_provider_soundlink.client.settings import ClientSettings
 
@@ -51,19 +54,52 @@ _BODY_CHUNK_BYTES = 64 * 1024
 _Result = TypeVar("_Result")
 
 
-class ApiKeyAuth(AuthBase):
-    """Puts the key in ``x-api-key`` on each request; the API rejects it next to an Authorization header."""
+API_KEY_HEADER = "x-api-key"
 
-    def __init__(self, api_key: str) -> None:
+
+def origin(url: str) -> tuple[str, str, int | None]:
+    """Scheme, host and port of a URL, the port made explicit: what a credential is bound to."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or "").lower(), parts.port or _DEFAULT_PORTS.get(scheme)
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+class ApiKeyAuth(AuthBase):
+    """Puts the key in ``x-api-key`` on requests to the API's origin only (the API rejects it next to an
+    Authorization header); a request anywhere else goes without it."""
+
+    def __init__(self, api_key: str, api_origin: tuple[str, str, int | None]) -> None:
         self._api_key = api_key
+        self._origin = api_origin
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         request.headers.pop("Authorization", None)
-        request.headers["x-api-key"] = self._api_key
+        if origin(request.url or "") == self._origin:
+            request.headers[API_KEY_HEADER] = self._api_key
+        else:
+            request.headers.pop(API_KEY_HEADER, None)
         return request
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(api_key=***)"
+
+
+class ApiSession(requests.Session):
+    """A session whose redirects never carry the key away: requests strips only ``Authorization`` when
+    it follows one, so ``x-api-key`` is dropped here from any redirect that leaves the API's origin (host,
+    port or scheme)."""
+
+    def __init__(self, api_origin: tuple[str, str, int | None]) -> None:
+        super().__init__()
+        self._api_origin = api_origin
+
+    def rebuild_auth(self, prepared_request: requests.PreparedRequest, response: requests.Response) -> None:
+        super().rebuild_auth(prepared_request, response)
+        if origin(prepared_request.url or "") != self._api_origin:
+            prepared_request.headers.pop(API_KEY_HEADER, None)
 
 
 RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024
@@ -86,10 +122,11 @@ class Transport:
 
     def __init__(self, settings: ClientSettings) -> None:
         self.settings = settings
-        self.session = requests.Session()
+        api_origin = origin(settings.base_url)
+        self.session = ApiSession(api_origin)
         for scheme in ("http://", "https://"):
             self.session.mount(scheme, _ReceiveBufferAdapter())
-        self.session.auth = ApiKeyAuth(settings.api_key)
+        self.session.auth = ApiKeyAuth(settings.api_key, api_origin)
         self.session.headers["User-Agent"] = f"airflow-provider-soundlink/{__version__}"
         self._backoff = wait_exponential_jitter(
             initial=settings.backoff_initial, max=settings.backoff_max, jitter=settings.backoff_initial
@@ -138,7 +175,14 @@ class Transport:
             before_sleep=self._log_retry,
             reraise=True,
         )
-        return retrying(attempt)
+        started = time.monotonic()
+        try:
+            return retrying(attempt)
+        except SoundlinkAPIError as error:
+            left = settings.retry_budget - (time.monotonic() - started)
+            if error.retryable and error.retry_after is not None and error.retry_after > left:
+                raise _beyond_budget(error, settings, max(0.0, left)) from error
+            raise
 
     def get_json(self, context: RequestContext) -> dict[str, Any]:
         """A JSON object from a GET, retried as a whole; each attempt read within ``timeout`` seconds."""
@@ -147,21 +191,12 @@ class Transport:
             deadline = self._deadline()
             with closing(self.send(context)) as response:
                 body = _read_body(response, context, deadline)
-                request_id = response.headers.get("X-Request-Id")
             try:
-                parsed = json.loads(body, parse_float=decimal.Decimal)
-            except ValueError as error:
-                raise SoundlinkAPIError(
-                    response.status_code, None, f"the response is not JSON: {error}", request_id, context
-                ) from error
+                parsed = json.loads(body, parse_float=decimal.Decimal, parse_constant=refuse_json_constant)
+            except ValueError:
+                parsed = None
             if not isinstance(parsed, dict):
-                raise SoundlinkAPIError(
-                    response.status_code,
-                    None,
-                    f"expected a JSON object, got {type(parsed).__name__}",
-                    request_id,
-                    context,
-                )
+                unexpected_answer(response.status_code, response.headers, body, context, "a JSON object")
             return parsed
 
         return self.call(attempt)
@@ -192,6 +227,18 @@ class Transport:
         )
 
 
+def _beyond_budget(error: SoundlinkAPIError, settings: ClientSettings, left: float) -> SoundlinkAPIError:
+    """``error`` again, saying how long the API asked to wait and why the client did not."""
+    where = f"the retry_budget of connection '{settings.conn_id}'" if settings.conn_id else "retry_budget"
+    message = (
+        f"{error.api_message}; the API asked to wait {error.retry_after:.0f} s (Retry-After), more than the "
+        f"{left:.0f} s left of {where} ({settings.retry_budget:.0f} s): raise it, or run later"
+    )
+    return type(error)(
+        error.status or 0, error.code, message, error.request_id, error.context, error.retry_after
+    )
+
+
 class BodyReadError(Exception):
     """A body broke off, or was still arriving at its deadline; the caller names it in its own error."""
 
@@ -206,9 +253,12 @@ def iter_body(
     was full, however long that took.
     """
     raw = response.raw
+    encoding = (response.headers.get("Content-Encoding") or "").strip().lower()
+    decompressor = _zlib_decompressor(encoding)
     # Without a content encoding urllib3 hands each read over as it came; asked to decode, it would copy
-    # every byte once more through its buffer of decoded bytes.
-    decode = bool(response.headers.get("Content-Encoding"))
+    # every byte once more through its buffer of decoded bytes. gzip and deflate are decoded here, so
+    # that a body cut at a flush point, its trailer missing, is seen; urllib3 decodes any other.
+    decode = bool(encoding) and decompressor is None
     received = 0
     try:
         while True:
@@ -216,11 +266,29 @@ def iter_body(
                 raise BodyReadError(f"it did not finish within {limit_name} ({received} bytes received)")
             chunk = raw.read1(read_bytes, decode_content=decode)
             if not chunk:
+                if decompressor is not None and not decompressor.eof:
+                    raise BodyReadError(
+                        f"its {encoding} body ended without its trailer after {received} bytes"
+                    )
                 return
             received += len(chunk)
+            if decompressor is not None:
+                chunk = decompressor.decompress(chunk)
+                if not chunk:
+                    continue
             yield chunk
-    except (urllib3.exceptions.HTTPError, OSError) as error:
+    except (urllib3.exceptions.HTTPError, OSError, zlib.error) as error:
         raise BodyReadError(f"it broke off after {received} bytes: {error}") from None
+
+
+def _zlib_decompressor(encoding: str) -> Any:
+    """A decompressor for a gzip or deflate body (RFC 9110: deflate is the zlib format); None for any other
+    encoding."""
+    if encoding in {"gzip", "x-gzip"}:
+        return zlib.decompressobj(16 + zlib.MAX_WBITS)
+    if encoding == "deflate":
+        return zlib.decompressobj()
+    return None
 
 
 def _read_body(response: requests.Response, context: RequestContext, deadline: float) -> bytes:
@@ -231,6 +299,38 @@ def _read_body(response: requests.Response, context: RequestContext, deadline: f
         raise SoundlinkNetworkError(
             f"Soundlink {context.target} did not answer completely: {context.redact(str(error))}"
         ) from None
+
+
+def unexpected_answer(
+    status: int, headers: Mapping[str, str], body: bytes, context: RequestContext, expected: str
+) -> NoReturn:
+    """Raise the error for an answer the docs do not describe, with the API's error code and message
+    and request id where the body is the documented error envelope."""
+    request_id = headers.get("X-Request-Id")
+    code: str | None = None
+    text = body[:_SHOWN_BODY_BYTES].decode("utf-8", errors="replace")
+    message = f"the answer is {headers.get('Content-Type') or 'untyped'}: {text[:200]!r}"
+    try:
+        parsed = json.loads(body, parse_constant=refuse_json_constant)
+    except ValueError:
+        parsed = None
+    error = parsed.get("error") if isinstance(parsed, dict) else None
+    if isinstance(error, dict):
+        code = None if error.get("code") is None else str(error["code"])
+        message = f"the answer is the API's error object: {error.get('message') or 'no message'}"
+        meta = parsed.get("meta")
+        if isinstance(meta, dict) and meta.get("requestId"):
+            request_id = str(meta["requestId"])
+    raise SoundlinkUnexpectedResponseError(status, code, message, request_id, context, expected=expected)
+
+
+_SHOWN_BODY_BYTES = 64 * 1024
+
+
+def refuse_json_constant(name: str) -> Any:
+    """``NaN``, ``Infinity`` and ``-Infinity`` are not JSON (RFC 8259, section 6), though Python's reader
+    takes them: every reader of the provider refuses them."""
+    raise ValueError(f"{name} is not a JSON value")
 
 
 def retry_after_seconds(value: str | None) -> float | None:
@@ -279,5 +379,5 @@ def _error_from_response(
         location = response.headers.get("Location") or "(no Location header)"
         message = f"{message}; it redirects to {context.redact(location)}"
     retry_after = retry_after_seconds(response.headers.get("Retry-After"))
-    message = message.replace(api_key, REDACTED)
+    message = redact_secret(message, api_key)
     return api_error(response.status_code, code, message, request_id, context, retry_after)

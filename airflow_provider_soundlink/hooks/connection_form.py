@@ -18,6 +18,12 @@ CONNECTION_TYPE = "soundlink"
 HOOK_CLASS_NAME = "airflow_provider_soundlink.hooks.soundlink.SoundlinkHook"
 HIDDEN_FIELDS = ("schema", "login", "port", "extra")
 RELABELING = {"password": "API key", "host": "Base URL"}
+PSEUDONYMISATION_SECRET = "pseudonymisation_secret"
+"""The extra holding the secret personal data is hashed with: "secret" in its name makes Airflow's UI and
+REST API hide it, as they hide extras named by a sensitive word."""
+OLD_PSEUDONYMISATION_KEY = "pseudonymisation_key"
+"""Its earlier name, shown in clear by Airflow; still read, with a deprecation warning."""
+PSEUDONYMISATION_EXTRAS = (PSEUDONYMISATION_SECRET, OLD_PSEUDONYMISATION_KEY)
 
 
 @dataclass(frozen=True)
@@ -46,7 +52,7 @@ EXTRA_FIELDS = (
     ExtraField(
         "allow_insecure_http", "Allow plain http to a non-loopback host (private networks only)", "boolean"
     ),
-    ExtraField("pseudonymisation_key", "Pseudonymisation key (hashes personal data)", "secret"),
+    ExtraField(PSEUDONYMISATION_SECRET, "Pseudonymisation secret (hashes personal data)", "secret"),
 )
 
 

@@ -6,6 +6,7 @@ hook; the client does the I/O.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping
 from functools import cached_property
 from typing import Any, TypeVar
@@ -19,11 +20,16 @@ from airflow_provider_soundlink.client.defaults import (
     DEFAULT_RETRY_BUDGET_SECONDS,
     DEFAULT_TIMEOUT_SECONDS,
 )
-from airflow_provider_soundlink.client.errors import SoundlinkConfigurationError
+from airflow_provider_soundlink.client.errors import SoundlinkConfigurationError, secret_forms
 from airflow_provider_soundlink.client.settings import ClientSettings
 from airflow_provider_soundlink.client.transport import Transport
-from airflow_provider_soundlink.compat import BaseHook, mask_secret
+from airflow_provider_soundlink.compat import AirflowProviderDeprecationWarning, BaseHook, mask_secret
 from airflow_provider_soundlink.hooks import connection_form
+from airflow_provider_soundlink.hooks.connection_form import (
+    OLD_PSEUDONYMISATION_KEY,
+    PSEUDONYMISATION_EXTRAS,
+    PSEUDONYMISATION_SECRET,
+)
 
 _Number = TypeVar("_Number", int, float)
 
@@ -84,9 +90,12 @@ class SoundlinkHook(BaseHook, SoundlinkApi):
     @cached_property
     def _connection(self) -> Any:
         connection = self.get_connection(self.soundlink_conn_id)
-        for secret in (connection.password, connection.extra_dejson.get("pseudonymisation_key")):
-            if secret:
-                mask_secret(secret)
+        extras = connection.extra_dejson
+        for secret in (connection.password, *(extras.get(name) for name in PSEUDONYMISATION_EXTRAS)):
+            if secret and str(secret).strip():
+                # Every form a server or a library may repeat it in: with its newline, URL-encoded, ...
+                for form in secret_forms(str(secret)):
+                    mask_secret(form)
         return connection
 
     @cached_property
@@ -136,15 +145,27 @@ class SoundlinkHook(BaseHook, SoundlinkApi):
             return False, str(error)
 
     @property
-    def pseudonymisation_key(self) -> str:
-        """The secret with which personal data from link statistics is hashed."""
-        key = self._connection.extra_dejson.get("pseudonymisation_key")
-        if not key:
-            raise SoundlinkConfigurationError(
-                f"connection '{self.soundlink_conn_id}' has no pseudonymisation_key extra; set a long random "
-                "secret there before loading personal data from link statistics"
+    def pseudonymisation_secret(self) -> str:
+        """The secret with which personal data from link statistics is hashed: the extra
+        ``pseudonymisation_secret``, a name Airflow's UI and API hide as sensitive (the old name
+        ``pseudonymisation_key``, which they show, is still read, with a deprecation warning)."""
+        extras = self._connection.extra_dejson
+        secret, old = extras.get(PSEUDONYMISATION_SECRET), extras.get(OLD_PSEUDONYMISATION_KEY)
+        if not secret and old:
+            warnings.warn(
+                f"connection '{self.soundlink_conn_id}' keeps its pseudonymisation secret in the extra "
+                f"{OLD_PSEUDONYMISATION_KEY!r}, which Airflow's connection editor and REST API show in "
+                f"clear; rename it to {PSEUDONYMISATION_SECRET!r}, which they hide",
+                AirflowProviderDeprecationWarning,
+                stacklevel=2,
             )
-        return str(key)
+            secret = old
+        if not secret or not str(secret).strip():
+            raise SoundlinkConfigurationError(
+                f"connection '{self.soundlink_conn_id}' has no {PSEUDONYMISATION_SECRET} extra; set a long "
+                "random secret there before loading personal data from link statistics"
+            )
+        return str(secret)
 
 
 def _truthy(value: Any) -> bool:

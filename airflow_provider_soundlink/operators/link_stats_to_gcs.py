@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
 from airflow_provider_soundlink.client.api import LINK_STATS_GROUPS, LINK_STATS_MAX_PAGE_SIZE, LINK_STATS_PATH
-from airflow_provider_soundlink.client.errors import SoundlinkAPIError, SoundlinkConfigurationError
+from airflow_provider_soundlink.client.errors import (
+    SoundlinkAPIError,
+    SoundlinkConfigurationError,
+    SoundlinkUnexpectedResponseError,
+)
+from airflow_provider_soundlink.client.pagination import reread_when_changed
 from airflow_provider_soundlink.compat import BaseOperator, Context, mask_secret
 from airflow_provider_soundlink.exports import ExportKind
 from airflow_provider_soundlink.hooks.soundlink import SoundlinkHook
@@ -92,7 +99,7 @@ class SoundlinkLinkStatsToGCSOperator(ReportsLineage, BaseOperator):
 
     IP addresses and subscriber ids are personal data. By default they are replaced, before anything is
     written to a file, GCS, a log or XCom, by keyed HMAC-SHA256 pseudonyms under the Soundlink connection's
-    ``pseudonymisation_key`` extra (the task fails when it is missing); this covers ``ip`` and
+    ``pseudonymisation_secret`` extra (the task fails when it is missing); this covers ``ip`` and
     ``subscriber_id`` group values and the ``subscriber_id`` filter.
 
     The return value (XCom) is a list of :class:`~airflow_provider_soundlink.manifest.ManifestEntry`, one per
@@ -196,7 +203,7 @@ class SoundlinkLinkStatsToGCSOperator(ReportsLineage, BaseOperator):
         self._rendered_subscriber_id = self.subscriber_id
         if self.subscriber_id and not self.store_personal_data_raw:
             mask_secret(self.subscriber_id)
-            key = SoundlinkHook(soundlink_conn_id=self.soundlink_conn_id).pseudonymisation_key
+            key = SoundlinkHook(soundlink_conn_id=self.soundlink_conn_id).pseudonymisation_secret
             self.subscriber_id = pseudonymise(self.subscriber_id, key)
 
     def execute(self, context: Context) -> list[ManifestEntry]:
@@ -212,7 +219,7 @@ class SoundlinkLinkStatsToGCSOperator(ReportsLineage, BaseOperator):
             )
             personal = _Personal(key=None)
         else:
-            personal = _Personal(key=soundlink.pseudonymisation_key)
+            personal = _Personal(key=soundlink.pseudonymisation_secret)
         filters = {
             "campaign_id": self.campaign_id,
             # Rendering left the field holding the pseudonym (see render_template_fields).
@@ -230,26 +237,25 @@ class SoundlinkLinkStatsToGCSOperator(ReportsLineage, BaseOperator):
         manifest: list[ManifestEntry] = []
         for day in (one_day.start for one_day in slice_date_range(window.start, window.end, max_days=1)):
             for grouping in groupings:
-                exported_at = dt.datetime.now(dt.timezone.utc)
-                rows = 0
-                new_fields: set[str] = set()
                 object_name = link_stats_object_name(self.object_prefix, grouping, stored_filters, day)
-                # The object appears only once every page is written (see complete_object_upload).
-                with complete_object_upload(gcs, self.bucket, object_name) as upload:
-                    for entry in soundlink.iter_link_stats(
-                        dt.datetime.combine(day, dt.time(), dt.timezone.utc),
-                        dt.datetime.combine(day, _LAST_MILLISECOND, dt.timezone.utc),
+                # Pages that moved under the reading are read (and uploaded) again from the start.
+                written = reread_when_changed(
+                    functools.partial(
+                        self._write_object,
+                        soundlink,
+                        gcs,
+                        object_name,
+                        day,
                         grouping,
-                        page_size=self.page_size,
-                        **api_filters,
-                    ):
-                        row = _row(day, grouping, entry, stored_filters, exported_at, personal)
-                        upload.write(json.dumps(row, separators=(",", ":")).encode() + b"\n")
-                        new_fields.update(set(entry) - _expected_fields(grouping))
-                        rows += 1
+                        api_filters,
+                        stored_filters,
+                        personal,
+                    ),
+                    soundlink.settings.max_attempts,
+                )
                 uri = gcs_uri(self.bucket, object_name)
                 lineage.wrote(gcs_dataset(uri))
-                self.log.info("Exported %d link-stats rows of %s to %s", rows, day, uri)
+                self.log.info("Exported %d link-stats rows of %s to %s", written.rows, day, uri)
                 manifest.append(
                     ManifestEntry(
                         export=ExportKind.LINK_STATS.value,
@@ -258,14 +264,42 @@ class SoundlinkLinkStatsToGCSOperator(ReportsLineage, BaseOperator):
                         start_date=day.isoformat(),
                         end_date=day.isoformat(),
                         uri=uri,
-                        row_count=rows,
-                        new_fields=sorted(new_fields),
+                        row_count=written.rows,
+                        new_fields=sorted(written.new_fields),
                         # Every page was read after this instant, which the rows carry as exported_at.
-                        snapshot_at=exported_at.isoformat(),
+                        snapshot_at=written.exported_at.isoformat(),
                     )
                 )
         self._warn_about_new_fields(manifest)
         return manifest
+
+    def _write_object(
+        self,
+        soundlink: SoundlinkHook,
+        gcs: Any,
+        object_name: str,
+        day: dt.date,
+        grouping: str | None,
+        api_filters: Mapping[str, str],
+        stored_filters: Mapping[str, str],
+        personal: _Personal,
+    ) -> _Written:
+        """Upload one day's grouping; the object appears only once every page is written (see
+        complete_object_upload)."""
+        written = _Written(dt.datetime.now(dt.timezone.utc))
+        with complete_object_upload(gcs, self.bucket, object_name) as upload:
+            for entry in soundlink.iter_link_stats(
+                dt.datetime.combine(day, dt.time(), dt.timezone.utc),
+                dt.datetime.combine(day, _LAST_MILLISECOND, dt.timezone.utc),
+                grouping,
+                page_size=self.page_size,
+                **api_filters,
+            ):
+                row = _row(day, grouping, entry, stored_filters, written.exported_at, personal)
+                upload.write(json.dumps(row, separators=(",", ":")).encode() + b"\n")
+                written.new_fields.update(set(entry) - _expected_fields(grouping))
+                written.rows += 1
+        return written
 
     def _warn_about_new_fields(self, manifest: list[ManifestEntry]) -> None:
         new_fields = sorted({name for entry in manifest for name in entry["new_fields"]})
@@ -275,6 +309,15 @@ class SoundlinkLinkStatsToGCSOperator(ReportsLineage, BaseOperator):
                 "airflow-provider-soundlink to load them.",
                 ", ".join(new_fields),
             )
+
+
+@dataclass
+class _Written:
+    """What one upload of a day's grouping wrote; ``exported_at`` is when its reading began."""
+
+    exported_at: dt.datetime
+    rows: int = 0
+    new_fields: set[str] = field(default_factory=set)
 
 
 class _Personal:
@@ -311,6 +354,16 @@ def _text(entry: Mapping[str, Any], field: str) -> str:
     return "" if value is None else str(value)
 
 
+def _count(entry: Mapping[str, Any]) -> int:
+    """An entry's click count: a whole number, never rounded from a fraction (one rule for numbers)."""
+    count = entry.get("count")
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        raise SoundlinkUnexpectedResponseError(
+            200, None, f"a link-stats entry has count {count!r}", None, None, expected="a whole count >= 0"
+        )
+    return count
+
+
 def _filter_columns(stored_filters: Mapping[str, str]) -> dict[str, str]:
     return {f"filter_{name}": stored_filters[name] for name in FILTERS}
 
@@ -337,7 +390,7 @@ def _row(
         "params_name": params_name,
         "params_value": params_value,
         **_filter_columns(stored_filters),
-        "count": int(entry["count"]),
+        "count": _count(entry),
         "pseudonymised": hidden_value or personal.hides("subscriber_id", stored_filters["subscriber_id"]),
         "exported_at": exported_at.isoformat().replace("+00:00", "Z"),
     }

@@ -101,7 +101,8 @@ matched in the order added, each consuming its count, with kinds ``status`` (``s
 (``missing_lines``), ``bad_line`` (``at_line``), ``schema_version`` (``version``), ``extra_field``
 (``field``, ``value``), ``set_value`` (``field``, ``json_text``, ``at_line``), ``drop_row``
 (``at_line``), ``unframed`` (optional ``row_count_header``, default true), ``trickle``
-(``bytes_per_second``) and ``echo_key``. A request meets at most one fault per stage (arrival,
-paging, rows, framing, pacing, errors), so kinds of different stages combine; see
-:mod:`~airflow_provider_soundlink.sandbox.faults`.
+(``bytes_per_second``), ``echo_key``, ``html_page``, ``shift``, ``no_envelope``, ``json_error``
+(optional ``code``), ``row_count`` (``value``) and ``gzip`` (optional ``trailer``). A request meets at most
+one fault per stage (arrival, paging, moving, shape, rows, framing, encoding, pacing, errors), so kinds of
+different stages combine; see :mod:`~airflow_provider_soundlink.sandbox.faults`.
 """

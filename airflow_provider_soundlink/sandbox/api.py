@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
@@ -65,9 +65,15 @@ class PageOptions:
 
     schema_version: str = SCHEMA_VERSION
     max_items: int | None = None
+    shift: int = 0
+    """Entries inserted before the page since the listing was begun (the ``shift`` fault)."""
 
     def served_size(self, asked: int) -> int:
         return asked if self.max_items is None else min(asked, self.max_items)
+
+    def served(self, entries: Sequence[Any], start: int, size: int) -> list[Any]:
+        """The page of ``size`` entries from ``start``, with the listing shifted by ``shift``."""
+        return list(entries[max(0, start - self.shift) : max(0, start - self.shift + size)])
 
 
 @dataclass
@@ -77,6 +83,8 @@ class Listing:
     build: Callable[[PageOptions], JsonResult]
     has_rows: bool = False
     """Its items are metric rows, which carry a schema version."""
+    later_page: bool = False
+    """A page after the first (a listing can shift only under one that is being read)."""
 
 
 @dataclass
@@ -136,11 +144,10 @@ class SandboxApi:
 
         def build(options: PageOptions) -> JsonResult:
             size = options.served_size(page_size)
-            return JsonResult(
-                _page_envelope(campaigns[(page - 1) * size :][:size], page, size, len(campaigns))
-            )
+            items = options.served(campaigns, (page - 1) * size, size)
+            return JsonResult(_page_envelope(items, page, size, len(campaigns) + options.shift))
 
-        return Listing(build)
+        return Listing(build, later_page=page > 1)
 
     def get_campaign(self, request: ApiRequest) -> Result:
         return JsonResult(self.data.campaign(self._campaign_id(request), request.today))
@@ -171,11 +178,12 @@ class SandboxApi:
                 )
             if descending:
                 records.reverse()
-            items = [RawJson(record.line.rstrip("\n")) for record in records[(page - 1) * size :][:size]]
-            envelope = _page_envelope(items, page, size, len(records))
+            served = options.served(records, (page - 1) * size, size)
+            items = [RawJson(record.line.rstrip("\n")) for record in served]
+            envelope = _page_envelope(items, page, size, len(records) + options.shift)
             return JsonResult({"schemaVersion": schema_version, **envelope})
 
-        return Listing(build, has_rows=True)
+        return Listing(build, has_rows=True, later_page=page > 1)
 
     def breakdown_export(self, request: ApiRequest) -> Result:
         campaign_id = self._campaign_id(request)
@@ -214,12 +222,13 @@ class SandboxApi:
                 context,
                 schema_version=schema_version,
                 descending=descending,
-                skip=(page - 1) * size,
+                skip=max(0, (page - 1) * size - options.shift),
             )
             items = [RawJson(line.rstrip("\n")) for line in islice(lines, size)]
-            return JsonResult({"schemaVersion": schema_version, **_page_envelope(items, page, size, total)})
+            envelope = _page_envelope(items, page, size, total + options.shift)
+            return JsonResult({"schemaVersion": schema_version, **envelope})
 
-        return Listing(build, has_rows=True)
+        return Listing(build, has_rows=True, later_page=page > 1)
 
     def engagement_export(self, request: ApiRequest) -> Result:
         campaign_id = self._campaign_id(request)
@@ -262,10 +271,11 @@ class SandboxApi:
         def build(options: PageOptions) -> JsonResult:
             size = options.served_size(limit)
             return JsonResult(
-                entries[offset : offset + size], {"count": len(entries), "offset": offset, "limit": size}
+                options.served(entries, offset, size),
+                {"count": len(entries) + options.shift, "offset": offset, "limit": size},
             )
 
-        return Listing(build)
+        return Listing(build, later_page=offset > 0)
 
     def _campaign_id(self, request: ApiRequest) -> str:
         campaign_id = request.path_params["campaign_id"]

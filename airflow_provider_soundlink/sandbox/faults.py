@@ -11,13 +11,18 @@ faults of different stages combine: one export can meet ``unframed``, ``trickle`
 =========  ============================================================  =============================
 stage      taken when                                                    kinds
 =========  ============================================================  =============================
-arrival    the request arrives, before auth and routing                  status, reset, slow, redirect
+arrival    the request arrives, before auth and routing                  status, reset, slow,
+                                                                         redirect, html_page
 paging     a paged answer is built: campaigns, breakdown and             page_cap
            engagement listings, link stats
+moving     a page after the first of such an answer is built             shift
+shape      a successful answer is written: JSON answers (no_envelope),   no_envelope, json_error
+           exports (json_error)
 rows       rows start to flow: exports (every kind), breakdown and       cut, short, bad_line,
            engagement listings (schema_version only)                     extra_field, schema_version,
                                                                          set_value, drop_row
-framing    an export's headers are written                               unframed
+framing    an export's headers are written                               unframed, row_count
+encoding   an export's body is written                                   gzip
 pacing     the body of a successful answer (JSON or export) is written   trickle
 errors     an error answer (4xx/5xx, injected or not) is written, to a   echo_key
            request that sent an ``x-api-key``
@@ -48,6 +53,22 @@ class FaultKind(str, enum.Enum):
     """Wait ``delay`` seconds, then answer normally."""
     REDIRECT = "redirect"
     """Answer ``status`` (301, 302, 307 or 308) with ``Location: location`` and a short JSON error body."""
+    HTML_PAGE = "html_page"
+    """Answer 200 with an HTML page (``text/html``), as a captive portal or a proxy's error page does."""
+    SHIFT = "shift"
+    """Serve a page after the first as if one entry had been inserted before it since the listing was
+    begun: every entry moves one place on (the page repeats the last entry of the page before, and the
+    inserted one is never seen) and the total grows by one."""
+    NO_ENVELOPE = "no_envelope"
+    """Answer a JSON call with its data alone, without the documented ``data`` and ``meta`` members."""
+    JSON_ERROR = "json_error"
+    """Answer an export 200 with the documented JSON error body (``code``, default ``not_found``) and
+    ``Content-Type: application/json``, as a gateway that wraps errors does."""
+    ROW_COUNT = "row_count"
+    """Send ``value`` as the export's X-Row-Count header, as it is."""
+    GZIP = "gzip"
+    """Send the export gzip-compressed (``Content-Encoding: gzip``), flushed after every chunk; ``trailer``
+    false (default true) leaves out the end of the gzip stream: the body ends at a flush point."""
     PAGE_CAP = "page_cap"
     """Serve at most ``max_items`` entries per page whatever size was asked, and report the size served
     as a capping server does: link stats' ``meta.limit``; listings' ``pagination.pageSize``, with
@@ -82,8 +103,14 @@ class FaultKind(str, enum.Enum):
     """Error answers repeat the request's ``x-api-key`` in ``error.message``, as some real APIs do."""
 
 
-ARRIVAL_KINDS = frozenset({FaultKind.STATUS, FaultKind.RESET, FaultKind.SLOW, FaultKind.REDIRECT})
+ARRIVAL_KINDS = frozenset(
+    {FaultKind.STATUS, FaultKind.RESET, FaultKind.SLOW, FaultKind.REDIRECT, FaultKind.HTML_PAGE}
+)
 PAGING_KINDS = frozenset({FaultKind.PAGE_CAP})
+MOVING_KINDS = frozenset({FaultKind.SHIFT})
+JSON_SHAPE_KINDS = frozenset({FaultKind.NO_ENVELOPE})
+EXPORT_SHAPE_KINDS = frozenset({FaultKind.JSON_ERROR})
+ENCODING_KINDS = frozenset({FaultKind.GZIP})
 EXPORT_ROW_KINDS = frozenset(
     {
         FaultKind.CUT,
@@ -96,7 +123,7 @@ EXPORT_ROW_KINDS = frozenset(
     }
 )
 LISTING_ROW_KINDS = frozenset({FaultKind.SCHEMA_VERSION})
-FRAMING_KINDS = frozenset({FaultKind.UNFRAMED})
+FRAMING_KINDS = frozenset({FaultKind.UNFRAMED, FaultKind.ROW_COUNT})
 PACING_KINDS = frozenset({FaultKind.TRICKLE})
 ERROR_KINDS = frozenset({FaultKind.ECHO_KEY})
 
@@ -152,7 +179,13 @@ _PARAMETERS: dict[FaultKind, dict[str, _Parameter]] = {
         "status": _Parameter(int, rule=_one_of(*REDIRECT_STATUSES)),
         "location": _Parameter(str, rule=_HEADER_VALUE),
     },
+    FaultKind.HTML_PAGE: {},
     FaultKind.PAGE_CAP: {"max_items": _Parameter(int, rule=_at_least(1))},
+    FaultKind.SHIFT: {},
+    FaultKind.NO_ENVELOPE: {},
+    FaultKind.JSON_ERROR: {"code": _Parameter(str, required=False, default="not_found")},
+    FaultKind.ROW_COUNT: {"value": _Parameter(str, rule=_HEADER_VALUE)},
+    FaultKind.GZIP: {"trailer": _Parameter(bool, required=False, default=True)},
     FaultKind.CUT: {"after_lines": _Parameter(int, rule=_at_least(0))},
     FaultKind.SHORT: {"missing_lines": _Parameter(int, rule=_at_least(1))},
     FaultKind.BAD_LINE: {"at_line": _Parameter(int, rule=_at_least(1))},

@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 import uuid
+import zlib
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -29,10 +30,14 @@ from airflow_provider_soundlink.sandbox.data import SCHEMA_VERSION, SandboxData
 from airflow_provider_soundlink.sandbox.encoding import dumps
 from airflow_provider_soundlink.sandbox.faults import (
     ARRIVAL_KINDS,
+    ENCODING_KINDS,
     ERROR_KINDS,
     EXPORT_ROW_KINDS,
+    EXPORT_SHAPE_KINDS,
     FRAMING_KINDS,
+    JSON_SHAPE_KINDS,
     LISTING_ROW_KINDS,
+    MOVING_KINDS,
     PACING_KINDS,
     PAGING_KINDS,
     Fault,
@@ -272,6 +277,9 @@ class _ApiExchange:
             if fault is not None and fault.kind is FaultKind.REDIRECT:
                 self._send_redirect(fault)
                 return
+            if fault is not None and fault.kind is FaultKind.HTML_PAGE:
+                self._send_html_page()
+                return
             result = self._route()
             if isinstance(result, JsonResult):
                 self._send_result(result)
@@ -328,17 +336,32 @@ class _ApiExchange:
     def _page_options(self, listing: Listing) -> PageOptions:
         faults = self.server.state.faults
         page_cap = faults.take(self.path, PAGING_KINDS)
+        shift = faults.take(self.path, MOVING_KINDS) if listing.later_page else None
         rows_fault = faults.take(self.path, LISTING_ROW_KINDS) if listing.has_rows else None
         return PageOptions(
             schema_version=_schema_version(rows_fault),
             max_items=None if page_cap is None else page_cap.options["max_items"],
+            shift=0 if shift is None else 1,
         )
 
     def _send_result(self, result: JsonResult) -> None:
-        trickle = self.server.state.faults.take(self.path, PACING_KINDS)
+        faults = self.server.state.faults
+        shape = faults.take(self.path, JSON_SHAPE_KINDS)
+        trickle = faults.take(self.path, PACING_KINDS)
         self._record(200)
-        payload = {"data": result.data, "meta": {**result.meta, "requestId": self.request_id}}
+        payload: Any = {"data": result.data, "meta": {**result.meta, "requestId": self.request_id}}
+        if shape is not None:
+            payload = result.data
         self.handler.send_json(200, payload, {"X-Request-Id": self.request_id}, trickle)
+
+    def _send_html_page(self) -> None:
+        self._record(200)
+        body = b"<!DOCTYPE html><html><head><title>Sign in</title></head><body>Please sign in.</body></html>"
+        self.handler.send_response(200)
+        self.handler.send_header("Content-Type", "text/html; charset=utf-8")
+        self.handler.send_header("Content-Length", str(len(body)))
+        self.handler.end_headers()
+        self.handler.wfile.write(body)
 
     def _send_error(self, error: ApiError) -> None:
         self._record(error.status)
@@ -361,17 +384,27 @@ class _ApiExchange:
 
     def _stream_export(self, export: ExportResult) -> None:
         faults = self.server.state.faults
+        shape = faults.take(self.path, EXPORT_SHAPE_KINDS)
+        if shape is not None:
+            self._send_json_error_on_200(str(shape.options["code"]))
+            return
         rows_fault = faults.take(self.path, EXPORT_ROW_KINDS)
-        unframed = faults.take(self.path, FRAMING_KINDS)
+        framing = faults.take(self.path, FRAMING_KINDS)
+        unframed = framing if framing is not None and framing.kind is FaultKind.UNFRAMED else None
+        gzip = faults.take(self.path, ENCODING_KINDS)
         trickle = faults.take(self.path, PACING_KINDS)
         handler = self.handler
         self._record(200)
         handler.send_response(200)
         handler.send_header("Content-Type", "application/x-ndjson")
         handler.send_header("Content-Disposition", f'attachment; filename="{export.filename}"')
-        if unframed is None or unframed.options["row_count_header"]:
+        if framing is not None and framing.kind is FaultKind.ROW_COUNT:
+            handler.send_header("X-Row-Count", str(framing.options["value"]))
+        elif unframed is None or unframed.options["row_count_header"]:
             handler.send_header("X-Row-Count", str(announced_rows(export.row_count, rows_fault)))
         handler.send_header("X-Request-Id", self.request_id)
+        if gzip is not None:
+            handler.send_header("Content-Encoding", "gzip")
         if unframed is None:
             handler.send_header("Transfer-Encoding", "chunked")
         else:
@@ -380,19 +413,38 @@ class _ApiExchange:
         handler.end_headers()
 
         write = handler.body_writer(trickle)
+        compressor = None if gzip is None else zlib.compressobj(wbits=31)
+
+        def send(data: bytes) -> None:
+            if data:
+                write(data if unframed is not None else b"%x\r\n%s\r\n" % (len(data), data))
+
         lines = faulted_lines(
             export.lines(_schema_version(rows_fault)), export.row_count, rows_fault, unframed is not None
         )
         for chunk in batches(lines, EXPORT_CHUNK_BYTES):
-            write(chunk if unframed is not None else b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            # Each chunk ends at a flush point, whole lines compressed so far decompress on their own.
+            send(
+                chunk
+                if compressor is None
+                else compressor.compress(chunk) + compressor.flush(zlib.Z_SYNC_FLUSH)
+            )
+        cut = rows_fault is not None and rows_fault.kind is FaultKind.CUT
+        if compressor is not None and gzip is not None and gzip.options["trailer"] and not cut:
+            send(compressor.flush(zlib.Z_FINISH))
         if unframed is not None:
             # Sending "Connection: close" set the handler to close the connection: that ends the body.
             return
-        if rows_fault is not None and rows_fault.kind is FaultKind.CUT:
+        if cut:
             # Without the terminating zero-length chunk the client sees a truncated body.
             handler.close_connection = True
             return
         write(b"0\r\n\r\n")
+
+    def _send_json_error_on_200(self, code: str) -> None:
+        self._record(200)
+        body = _error_body(code, f"Injected fault: {code} answered with 200", self.request_id)
+        self.handler.send_json(200, body, {"X-Request-Id": self.request_id})
 
 
 def _schema_version(fault: Fault | None) -> str:

@@ -375,6 +375,22 @@ class AirflowEnvironment:
         finally:
             group.stop()
 
+    @contextmanager
+    def api_server(self) -> Iterator[str]:
+        """An Airflow 3 API server alone, stopped on leaving the block; yields its base URL."""
+        port = free_port()
+        group = _ProcessGroup(self.home / "api-server", self._env)
+        airflow = str(self.venv / "bin" / "airflow")
+        try:
+            group.start(
+                "api-server",
+                [airflow, "api-server", "--workers", "1", "--host", "127.0.0.1", "--port", str(port)],
+            )
+            group.wait_for_port(port)
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            group.stop()
+
     def trigger(
         self, dag_id: str, logical_date: date, conf: Mapping[str, Any], daemons: _ProcessGroup
     ) -> DagRunRecord:

@@ -48,7 +48,7 @@ def make_dags_environment(
         "BIGQUERY_EMULATOR_HOST": gcp_emulators.bigquery_url,
         "AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT": services.google_connection_json(GCP_PROJECT),
         "AIRFLOW_CONN_SOUNDLINK_DEFAULT": services.soundlink_connection_json(
-            sandbox_process.base_url, pseudonymisation_key=PSEUDONYMISATION_KEY
+            sandbox_process.base_url, pseudonymisation_secret=PSEUDONYMISATION_KEY
         ),
         # Tests choose the dataset per run (conf "dataset_id"); this one only names the MERGE outlets.
         **dag_settings(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 
 import pytest
 
@@ -111,12 +112,17 @@ def test_unusable_extras_are_named(make_hook: HookFactory, extra: dict[str, obje
         make_hook(extra=extra, timeout=None).get_campaign("camp_x")
 
 
-def test_pseudonymisation_key_comes_from_the_extras(make_hook: HookFactory) -> None:
-    assert make_hook(extra={"pseudonymisation_key": "pepper-0123456789"}).pseudonymisation_key == (
-        "pepper-0123456789"
-    )
-    with pytest.raises(SoundlinkConfigurationError, match="no pseudonymisation_key"):
-        _ = make_hook().pseudonymisation_key
+def test_the_pseudonymisation_secret_comes_from_the_extras_the_old_name_with_a_warning(
+    make_hook: HookFactory,
+) -> None:
+    hook = make_hook(extra={"pseudonymisation_secret": "pepper-0123456789", "pseudonymisation_key": "old"})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert hook.pseudonymisation_secret == "pepper-0123456789"
+    with pytest.warns(DeprecationWarning, match="rename it to 'pseudonymisation_secret'"):
+        assert make_hook(extra={"pseudonymisation_key": "old-pepper"}).pseudonymisation_secret == "old-pepper"
+    with pytest.raises(SoundlinkConfigurationError, match="no pseudonymisation_secret"):
+        _ = make_hook().pseudonymisation_secret
 
 
 def test_a_stray_authorization_header_is_not_sent(
@@ -145,10 +151,10 @@ def test_form_widgets_offer_the_extras() -> None:
         "export_timeout",
         "max_attempts",
         "retry_budget",
-        "pseudonymisation_key",
+        "pseudonymisation_secret",
         "allow_insecure_http",
     }
-    assert widgets["pseudonymisation_key"].field_class.__name__ == "PasswordField"
+    assert widgets["pseudonymisation_secret"].field_class.__name__ == "PasswordField"
     assert widgets["allow_insecure_http"].field_class.__name__ == "BooleanField"
 
 

@@ -336,7 +336,7 @@ def test_secrets_are_registered_with_the_airflow_secrets_masker(make_hook: HookF
     # Fresh values: the masker is process-wide, so a value from another test would prove nothing.
     api_key, pseudonymisation_key = f"sk_live_{uuid.uuid4().hex}", f"pepper_{uuid.uuid4().hex}"
     assert redact(f"{api_key} {pseudonymisation_key}") == f"{api_key} {pseudonymisation_key}"
-    make_hook(api_key, extra={"pseudonymisation_key": pseudonymisation_key}).test_connection()
+    make_hook(api_key, extra={"pseudonymisation_secret": pseudonymisation_key}).test_connection()
     assert redact(f"key {api_key}, pepper {pseudonymisation_key}") == "key ***, pepper ***"
 
 

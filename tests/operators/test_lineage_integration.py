@@ -82,7 +82,7 @@ def test_link_stats_read_the_endpoint_and_write_one_object_per_day_and_grouping(
 ) -> None:
     monkeypatch.setenv(
         "AIRFLOW_CONN_SOUNDLINK_DEFAULT",
-        json.dumps({**pipeline.connection, "extra": {"pseudonymisation_key": "lineage-key"}}),
+        json.dumps({**pipeline.connection, "extra": {"pseudonymisation_secret": "lineage-key"}}),
     )
     operator = SoundlinkLinkStatsToGCSOperator(
         task_id="export_link_stats",

@@ -47,7 +47,7 @@ class LinkStatsPipeline:
     monkeypatch: pytest.MonkeyPatch
 
     def use_key(self, key: str | None) -> None:
-        extra = {} if key is None else {"pseudonymisation_key": key}
+        extra = {} if key is None else {"pseudonymisation_secret": key}
         self.monkeypatch.setenv(
             "AIRFLOW_CONN_SOUNDLINK_DEFAULT", json.dumps({**self.connection, "extra": extra})
         )
@@ -107,6 +107,22 @@ def link_stats(
     )
     pipeline.use_key(KEY)
     return pipeline
+
+
+def test_pages_that_move_while_read_are_read_and_uploaded_again_never_doubling_a_group(
+    link_stats: LinkStatsPipeline, sandbox: SandboxProcess
+) -> None:
+    sandbox.add_fault(path="link/stats", kind="shift", count=1)
+
+    manifest = link_stats.run(["ip"], page_size=5)
+
+    assert [without_timestamps(row) for row in link_stats.stored()] == truth_rows(["ip"])
+    offsets = [int(entry["query"]["offset"]) for entry in sandbox.requests_log()]
+    # The first day's pages: 0, 5 (moved), then read again from 0.
+    assert offsets[:3] == [0, 5, 0]
+    assert [entry["row_count"] for entry in manifest] == [
+        len([row for row in truth_rows(["ip"]) if row["report_date"] == day]) for day in DAYS
+    ]
 
 
 def test_several_groupings_over_several_days_land_as_the_truth_across_many_pages(
@@ -253,7 +269,7 @@ def test_a_missing_key_fails_naming_the_connection_extra(link_stats: LinkStatsPi
     link_stats.use_key(None)
 
     with pytest.raises(
-        SoundlinkConfigurationError, match="soundlink_default' has no pseudonymisation_key extra"
+        SoundlinkConfigurationError, match="soundlink_default' has no pseudonymisation_secret extra"
     ):
         link_stats.export(["country"])
     assert link_stats.object_texts() == {}

@@ -26,7 +26,7 @@ POOLS = {"soundlink_api": 2, "soundlink_bigquery_merge": 1}
 LINEAGE_EVENTS = "openlineage-events.jsonl"
 """Where, in an Airflow home, the OpenLineage file transport appends the events of the runs."""
 PSEUDONYMISATION_KEY = "end-to-end-pseudonymisation-key"
-"""The Soundlink connection's ``pseudonymisation_key`` extra, which link statistics need."""
+"""The Soundlink connection's ``pseudonymisation_secret`` extra, which link statistics need."""
 
 TRUTH = SandboxData()
 Row = dict[str, Any]
