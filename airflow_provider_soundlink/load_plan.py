@@ -13,7 +13,6 @@ import datetime as dt
 import hashlib
 import json
 import re
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -110,44 +109,49 @@ def retry_wait(attempt: int, initial: float, maximum: float) -> float:
     return float(wait_exponential_jitter(initial=initial, max=maximum, jitter=1)(state))
 
 
-def try_key(context: Mapping[str, Any]) -> str:
-    """What names this execution of a task try: dag, run, task, map index, try number, and its identity.
+@dataclass(frozen=True)
+class TryIdentity:
+    """What names one execution of a task try: dag, run, task, map index, try number, and ``execution``,
+    which tells apart two executions that share all of those (see
+    :func:`airflow_provider_soundlink.operators.bigquery_jobs.try_identity`)."""
 
-    Airflow 3 gives each try its own ``ti.id``, which a second delivery of the same try shares. Airflow
-    2.11 has none, so the run's database id stands in: ``airflow dags test`` of the same date again
-    recreates the run (same run id, try 1), and must run its jobs again, not reattach to the last ones.
-    """
-    ti = context["ti"]
-    identity = getattr(ti, "id", None) or getattr(context.get("dag_run"), "id", None)
-    if identity is None:
-        # A run kept nowhere (``airflow tasks test``): nothing tells two executions apart, so none may
-        # reattach to another's jobs.
-        identity = uuid.uuid4()
-    return "\x00".join(map(str, (ti.dag_id, ti.run_id, ti.task_id, ti.map_index, ti.try_number, identity)))
+    dag_id: str
+    run_id: str
+    task_id: str
+    map_index: int
+    try_number: int
+    execution: str
+
+    @property
+    def key(self) -> str:
+        return "\x00".join(
+            map(
+                str, (self.dag_id, self.run_id, self.task_id, self.map_index, self.try_number, self.execution)
+            )
+        )
 
 
-def staging_table_name(table_name: str, context: Mapping[str, Any]) -> str:
+def staging_table_name(table_name: str, identity: TryIdentity) -> str:
     """The staging table of this try of this task instance.
 
     Fixed per try, so a second process of the same try (a task the executor delivered twice, or one
     started again after its worker died) finds the table, and the jobs, of the first.
     """
-    digest = hashlib.sha256(try_key(context).encode()).hexdigest()[:16]
+    digest = hashlib.sha256(identity.key.encode()).hexdigest()[:16]
     return f"{table_name}__staging_{digest}"
 
 
-def job_id(context: Mapping[str, Any], step: Step, configuration: Mapping[str, Any]) -> str:
+def job_id(identity: TryIdentity, step: Step, configuration: Mapping[str, Any]) -> str:
     """A BigQuery job id fixed by the try, the step and the job's configuration.
 
     A second process of the same try submits the same id, gets "Already Exists" and reattaches to the
     job instead of running it twice; the configuration in the hash keeps apart two Airflow deployments
     that share dag and run ids but load other tables (as the google provider's ``generate_job_id`` does).
     """
-    ti = context["ti"]
     digest = hashlib.sha256(
-        f"{try_key(context)}\x00{step}\x00{json.dumps(configuration, sort_keys=True)}".encode()
+        f"{identity.key}\x00{step}\x00{json.dumps(configuration, sort_keys=True)}".encode()
     ).hexdigest()
-    readable = _JOB_ID_UNSAFE.sub("_", f"soundlink_{ti.dag_id}_{ti.task_id}_{step}")
+    readable = _JOB_ID_UNSAFE.sub("_", f"soundlink_{identity.dag_id}_{identity.task_id}_{step}")
     return f"{readable[:_JOB_ID_READABLE_CHARACTERS]}_{digest}"
 
 
@@ -301,6 +305,7 @@ __all__ = [
     "MAX_PARTITIONS_PER_JOB",
     "MAX_SOURCE_URIS_PER_LOAD_JOB",
     "Step",
+    "TryIdentity",
     "bucket_location_problem",
     "expiring_days",
     "is_transient_job_error",
@@ -314,5 +319,4 @@ __all__ = [
     "query_configuration",
     "retry_wait",
     "staging_table_name",
-    "try_key",
 ]

@@ -64,6 +64,10 @@ class ManifestScope:
     """Combination of scope values (in the order of ``values``) -> the earliest answer time of its objects,
     for the combinations whose every object has one: the time its export is known to speak for."""
 
+    def describe(self) -> str:
+        """The scope's size, as a log says it: "3 campaign_id value(s) x 1 engagement_context value(s)"."""
+        return " x ".join(f"{len(values)} {column} value(s)" for column, values in self.values.items())
+
 
 def entry_window(entry: ManifestEntry) -> DateWindow:
     return DateWindow(dt.date.fromisoformat(entry["start_date"]), dt.date.fromisoformat(entry["end_date"]))

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from types import SimpleNamespace
-from typing import Any
 
 import pytest
 from google.api_core.exceptions import BadRequest, Conflict, Forbidden, InternalServerError
@@ -13,6 +11,7 @@ from google.api_core.exceptions import BadRequest, Conflict, Forbidden, Internal
 from airflow_provider_soundlink.load_plan import (
     MAX_PARTITIONS_PER_JOB,
     Step,
+    TryIdentity,
     bucket_location_problem,
     expiring_days,
     is_transient_job_error,
@@ -81,16 +80,8 @@ def test_steps_count_each_kind_and_parse_back() -> None:
     assert str(steps[2].again().again()) == "merge_0_3"
 
 
-def _context(try_number: int, dag_id: str = "d", execution: str = "exec-1") -> Any:
-    ti = SimpleNamespace(
-        dag_id=dag_id,
-        run_id="scheduled__2026",
-        task_id="merge",
-        map_index=-1,
-        try_number=try_number,
-        id=execution,
-    )
-    return {"ti": ti}
+def _context(try_number: int, dag_id: str = "d", execution: str = "exec-1") -> TryIdentity:
+    return TryIdentity(dag_id, "scheduled__2026", "merge", -1, try_number, execution)
 
 
 def test_staging_tables_are_fixed_per_try_and_traceable_to_it() -> None:

@@ -9,12 +9,49 @@ the task cancels the job it waits on.
 
 from __future__ import annotations
 
+import contextlib
 import time
+import uuid
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_soundlink.compat import Context
-from airflow_provider_soundlink.load_plan import Step, is_transient_job_error, job_id, job_steps, retry_wait
+from airflow_provider_soundlink.load_plan import (
+    Step,
+    TryIdentity,
+    is_transient_job_error,
+    job_id,
+    job_steps,
+    retry_wait,
+)
+
+TRY_IDENTITY_KEY = "soundlink_try_identity"
+"""The XCom in which a try keeps its identity on Airflow 2.11 (see :func:`try_identity`)."""
+
+
+def try_identity(context: Context) -> TryIdentity:
+    """The identity of this execution of the task's try, the same for a second process of the try.
+
+    Airflow 3 gives each try its own ``ti.id``, which a second delivery of the same try shares. Airflow
+    2.11 has none, and its run's database id may name another run: ``airflow dags test`` of the same date
+    again recreates the run (same run id, try 1), and SQLite gives it the id of the deleted one. So the
+    try draws an identity once and keeps it in its own XCom, which a task resumed after a deferral reads
+    and a recreated run no longer holds. A try kept nowhere (``airflow tasks test``) draws a new one.
+    """
+    ti = context["ti"]
+    execution = getattr(ti, "id", None)
+    if execution is None:
+        try:
+            execution = ti.xcom_pull(task_ids=ti.task_id, key=TRY_IDENTITY_KEY)
+        except Exception:  # no run kept: nothing to read
+            execution = None
+        if not execution:
+            execution = uuid.uuid4().hex
+            with contextlib.suppress(Exception):
+                ti.xcom_push(key=TRY_IDENTITY_KEY, value=execution)
+    map_index = -1 if ti.map_index is None else ti.map_index
+    return TryIdentity(ti.dag_id, ti.run_id, ti.task_id, map_index, ti.try_number, str(execution))
+
 
 if TYPE_CHECKING:
     from airflow_provider_soundlink.compat import BaseOperator
@@ -44,7 +81,7 @@ class BigQueryJobRunner:
         """The id of the job the task waits on, for :meth:`cancel`."""
 
     def run(
-        self, context: Context, jobs: Sequence[tuple[str, Mapping[str, Any]]], finished: Step | None
+        self, identity: TryIdentity, jobs: Sequence[tuple[str, Mapping[str, Any]]], finished: Step | None
     ) -> list[Any]:
         """Run ``jobs`` from the step ``finished`` names (its job read, not started; None: from the first)
         to the end, deferring for each one when deferrable; return each step's successful job."""
@@ -52,13 +89,13 @@ class BigQueryJobRunner:
         start = 0
         if finished is not None:
             start = [(step.kind, step.index) for step, _ in steps].index((finished.kind, finished.index))
-        done = [self._succeeded(context, step, configuration) for step, configuration in steps[:start]]
+        done = [self._succeeded(identity, step, configuration) for step, configuration in steps[:start]]
         for position in range(start, len(steps)):
             step, configuration = steps[position]
             if position == start and finished is not None:
-                done.append(self._complete(context, finished, configuration, resumed=True))
+                done.append(self._complete(identity, finished, configuration, resumed=True))
             else:
-                done.append(self._complete(context, step, configuration, resumed=False))
+                done.append(self._complete(identity, step, configuration, resumed=False))
         return done
 
     def cancel(self) -> None:
@@ -74,16 +111,16 @@ class BigQueryJobRunner:
             self.operator.log.info("BigQuery job %s was never created; nothing to cancel", self.running)
 
     def _complete(
-        self, context: Context, step: Step, configuration: Mapping[str, Any], *, resumed: bool
+        self, identity: TryIdentity, step: Step, configuration: Mapping[str, Any], *, resumed: bool
     ) -> Any:
         """Run one step to success: submit it (or read it, ``resumed``) and wait; a passing refusal, at
         submission or by the finished job, runs the next attempt after the backoff."""
         while True:
             try:
                 job = (
-                    self._get(context, step, configuration)
+                    self._get(identity, step, configuration)
                     if resumed
-                    else self._start(context, step, configuration)
+                    else self._start(identity, step, configuration)
                 )
                 job.result()
                 self.running = None
@@ -104,8 +141,8 @@ class BigQueryJobRunner:
                 time.sleep(wait)
                 step, resumed = step.again(), False
 
-    def _start(self, context: Context, step: Step, configuration: Mapping[str, Any]) -> Any:
-        submitted = job_id(context, step, configuration)
+    def _start(self, identity: TryIdentity, step: Step, configuration: Mapping[str, Any]) -> Any:
+        submitted = job_id(identity, step, configuration)
         # Known before it is sent: a kill during the insert still cancels the job it may have created.
         self.running = submitted
         job = self.hook.insert_or_reattach(submitted, configuration, self.project_id, self.location)
@@ -127,15 +164,15 @@ class BigQueryJobRunner:
             )
         return job
 
-    def _get(self, context: Context, step: Step, configuration: Mapping[str, Any]) -> Any:
+    def _get(self, identity: TryIdentity, step: Step, configuration: Mapping[str, Any]) -> Any:
         return self.hook.get_job(
-            job_id=job_id(context, step, configuration), project_id=self.project_id, location=self.location
+            job_id=job_id(identity, step, configuration), project_id=self.project_id, location=self.location
         )
 
-    def _succeeded(self, context: Context, step: Step, configuration: Mapping[str, Any]) -> Any:
+    def _succeeded(self, identity: TryIdentity, step: Step, configuration: Mapping[str, Any]) -> Any:
         """The attempt of an earlier step that succeeded: a task resumed after a deferral kept no job."""
         for attempt in range(1, self.max_attempts + 1):
-            job = self._get(context, Step(step.kind, step.index, attempt), configuration)
+            job = self._get(identity, Step(step.kind, step.index, attempt), configuration)
             if job.error_result is None:
                 return job
         raise RuntimeError(f"no attempt of {step.kind}_{step.index} succeeded, yet the task went past it")

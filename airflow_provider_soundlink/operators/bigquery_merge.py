@@ -20,6 +20,7 @@ from airflow_provider_soundlink.exports import ExportKind, export_kind
 from airflow_provider_soundlink.load_plan import (
     MAX_SOURCE_URIS_PER_LOAD_JOB,
     Step,
+    TryIdentity,
     bucket_location_problem,
     expiring_days,
     job_labels,
@@ -29,7 +30,7 @@ from airflow_provider_soundlink.load_plan import (
 from airflow_provider_soundlink.manifest import ManifestScope, flatten_manifests, manifest_scope
 from airflow_provider_soundlink.new_fields import columns_beyond, columns_to_add
 from airflow_provider_soundlink.operators.arguments import check_merge_arguments, is_template
-from airflow_provider_soundlink.operators.bigquery_jobs import BigQueryJobRunner
+from airflow_provider_soundlink.operators.bigquery_jobs import BigQueryJobRunner, try_identity
 from airflow_provider_soundlink.operators.gcs_objects import bucket_locations
 from airflow_provider_soundlink.operators.lineage import ReportsLineage, bigquery_dataset, gcs_dataset
 from airflow_provider_soundlink.operators.links import BigQueryTableLink
@@ -61,6 +62,7 @@ class _Load:
     uris: list[str]
     jobs: list[tuple[str, dict[str, Any]]]
     """(kind, configuration) of each job, in order: the loads, then a MERGE per part of the window."""
+    identity: TryIdentity
 
 
 class SoundlinkBigQueryMergeOperator(ReportsLineage, BaseOperator):
@@ -202,7 +204,8 @@ class SoundlinkBigQueryMergeOperator(ReportsLineage, BaseOperator):
             )
         table = table_definition(scope.table)
         target = TableRef(self.project_id, self.dataset_id, self.table_id)
-        staging = TableRef(self.project_id, self.dataset_id, staging_table_name(table.name, context))
+        identity = try_identity(context)
+        staging = TableRef(self.project_id, self.dataset_id, staging_table_name(table.name, identity))
         uris = [entry["uri"] for entry in entries if entry["row_count"] > 0]
         hook = SoundlinkBigQueryHook(self.gcp_conn_id, self.location, self.impersonation_chain)
         location = hook.dataset_location(target, self.location, create_if_missing=not resumed)
@@ -219,7 +222,7 @@ class SoundlinkBigQueryMergeOperator(ReportsLineage, BaseOperator):
                 "Loading %d of %d exported objects (the rest are empty) for %s over %s into %s",
                 len(uris),
                 len(entries),
-                _describe_scope(scope),
+                scope.describe(),
                 scope.window,
                 target,
             )
@@ -248,7 +251,7 @@ class SoundlinkBigQueryMergeOperator(ReportsLineage, BaseOperator):
                 f"Staging for a load into {table.name}; dropped after the MERGE.",
                 location,
             )
-        return _Load(hook, location, target, staging, scope, uris, jobs)
+        return _Load(hook, location, target, staging, scope, uris, jobs, identity)
 
     def _proceed(self, context: Context, load: _Load, finished: Step | None) -> dict[str, Any]:
         """The jobs after ``finished`` (all when None); the staging table is dropped at the end or on any
@@ -265,7 +268,7 @@ class SoundlinkBigQueryMergeOperator(ReportsLineage, BaseOperator):
             max_wait=self.retry_max_wait.total_seconds(),
         )
         try:
-            jobs = self._runner.run(context, load.jobs, finished)
+            jobs = self._runner.run(load.identity, load.jobs, finished)
             rows_loaded = load.hook.table_rows(load.staging, load.location)
         except BaseException as error:
             if not isinstance(error, TaskDeferred):
@@ -343,7 +346,3 @@ class SoundlinkBigQueryMergeOperator(ReportsLineage, BaseOperator):
         problem = bucket_location_problem(dataset_location, bucket_locations(gcs, uris))
         if problem is not None:
             raise SoundlinkConfigurationError(problem)
-
-
-def _describe_scope(scope: ManifestScope) -> str:
-    return " x ".join(f"{len(values)} {column} value(s)" for column, values in scope.values.items())

@@ -6,15 +6,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from google.api_core.exceptions import BadRequest, Forbidden, NotFound
 from task_context import task_context
 
+from airflow_provider_soundlink.compat import Context
 from airflow_provider_soundlink.load_plan import Step
 from airflow_provider_soundlink.operators import bigquery_jobs
-from airflow_provider_soundlink.operators.bigquery_jobs import BigQueryJobRunner
+from airflow_provider_soundlink.operators.bigquery_jobs import BigQueryJobRunner, try_identity
 
 CONCURRENT = "Could not serialize access to table p:d.t due to concurrent update"
 JOBS: list[tuple[str, dict[str, Any]]] = [
@@ -113,7 +114,7 @@ def steps_of(job_ids: list[str]) -> list[str]:
 
 def test_the_jobs_run_in_order_each_once_under_its_step(waits: list[float]) -> None:
     hook = FakeHook()
-    done = runner(hook).run(task_context("merge"), JOBS, finished=None)
+    done = runner(hook).run(try_identity(task_context("merge")), JOBS, finished=None)
 
     assert steps_of(hook.submitted) == ["load_0_1", "load_1_1", "merge_0_1"]
     assert [job.job_id for job in done] == hook.submitted
@@ -133,7 +134,7 @@ def test_a_passing_refusal_runs_the_next_attempt_as_a_new_job_after_the_backoff(
         }
     )
 
-    done = runner(hook).run(task_context("merge"), JOBS, finished=None)
+    done = runner(hook).run(try_identity(task_context("merge")), JOBS, finished=None)
 
     assert steps_of(hook.submitted)[-1] == "merge_0_3"
     assert done[-1].job_id == hook.submitted[-1]
@@ -143,12 +144,12 @@ def test_a_passing_refusal_runs_the_next_attempt_as_a_new_job_after_the_backoff(
 def test_the_last_attempt_raises_and_a_final_error_raises_at_once(waits: list[float]) -> None:
     refused = FakeHook(refusals={"load_1": [("result", BadRequest(CONCURRENT))] * 3})
     with pytest.raises(BadRequest, match="concurrent update"):
-        runner(refused).run(task_context("merge"), JOBS, finished=None)
+        runner(refused).run(try_identity(task_context("merge")), JOBS, finished=None)
     assert steps_of(refused.submitted) == ["load_0_1", "load_1_1", "load_1_2", "load_1_3"]
 
     broken = FakeHook(refusals={"load_0": [("result", BadRequest("Syntax error at [1:1]"))]})
     with pytest.raises(BadRequest, match="Syntax error"):
-        runner(broken).run(task_context("merge"), JOBS, finished=None)
+        runner(broken).run(try_identity(task_context("merge")), JOBS, finished=None)
     assert steps_of(broken.submitted) == ["load_0_1"]
     assert len(waits) == 2
 
@@ -169,7 +170,7 @@ def test_a_killed_task_cancels_the_job_it_waits_on_and_nothing_after_it_finished
         return job
 
     hook.insert_or_reattach = insert  # type: ignore[method-assign,assignment]
-    jobs.run(task_context("merge"), JOBS, finished=None)
+    jobs.run(try_identity(task_context("merge")), JOBS, finished=None)
 
     assert hook.cancelled == [hook.submitted[-1]]
     jobs.cancel()
@@ -179,7 +180,7 @@ def test_a_killed_task_cancels_the_job_it_waits_on_and_nothing_after_it_finished
 def test_deferred_it_waits_in_the_triggerer_and_a_resumed_task_goes_on_after_the_event(
     waits: list[float],
 ) -> None:
-    hook, operator, context = FakeHook(), FakeOperator(), task_context("merge")
+    hook, operator, context = FakeHook(), FakeOperator(), try_identity(task_context("merge"))
     finished = None
     for _ in range(3):
         with pytest.raises(Deferred):
@@ -196,7 +197,10 @@ def test_deferred_it_waits_in_the_triggerer_and_a_resumed_task_goes_on_after_the
 
 
 def test_a_resumed_task_finds_the_attempt_of_an_earlier_step_that_succeeded(waits: list[float]) -> None:
-    hook, context = FakeHook(refusals={"load_0": [("result", BadRequest(CONCURRENT))]}), task_context("merge")
+    hook, context = (
+        FakeHook(refusals={"load_0": [("result", BadRequest(CONCURRENT))]}),
+        try_identity(task_context("merge")),
+    )
     runner(hook).run(context, JOBS[:2], finished=None)
 
     done = runner(hook).run(context, JOBS[:2], finished=Step("load", 1))
@@ -207,10 +211,53 @@ def test_a_resumed_task_finds_the_attempt_of_an_earlier_step_that_succeeded(wait
 
 def test_a_second_process_of_the_try_submits_the_same_ids(waits: list[float]) -> None:
     first, again = FakeHook(), FakeHook()
-    context = task_context("merge")
+    context = try_identity(task_context("merge"))
     runner(first).run(context, JOBS, finished=None)
     runner(again).run(context, JOBS, finished=None)
     assert first.submitted == again.submitted
     other_try = FakeHook()
-    runner(other_try).run(task_context("merge"), JOBS, finished=None)
+    runner(other_try).run(try_identity(task_context("merge")), JOBS, finished=None)
     assert set(other_try.submitted).isdisjoint(first.submitted)
+
+
+class Airflow2TaskInstance:
+    """A task instance as Airflow 2.11 gives it: no ``id``, an XCom store of its own run."""
+
+    def __init__(self, store: dict[str, Any] | None = None, kept: bool = True) -> None:
+        self.dag_id, self.run_id, self.task_id, self.map_index, self.try_number = (
+            "d",
+            "manual__1",
+            "merge",
+            -1,
+            1,
+        )
+        self.store = {} if store is None else store
+        self.kept = kept
+
+    def xcom_pull(self, task_ids: str, key: str) -> Any:
+        if not self.kept:
+            raise RuntimeError("no run kept")
+        return self.store.get(key)
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        if not self.kept:
+            raise RuntimeError("no run kept")
+        self.store[key] = value
+
+
+def airflow2_context(task_instance: Airflow2TaskInstance) -> Context:
+    """Wrap an Airflow 2.11 task instance in the context the operator receives."""
+    return cast(Context, {"ti": task_instance})
+
+
+def test_on_airflow_2_a_try_keeps_its_identity_in_its_xcom_and_a_recreated_run_draws_another() -> None:
+    run_xcoms: dict[str, Any] = {}
+    first = try_identity(airflow2_context(Airflow2TaskInstance(run_xcoms)))
+    resumed = try_identity(airflow2_context(Airflow2TaskInstance(run_xcoms)))
+    # `airflow dags test` again: same run id and try number, but the recreated run holds no XCom.
+    recreated = try_identity(airflow2_context(Airflow2TaskInstance({})))
+    kept_nowhere = [try_identity(airflow2_context(Airflow2TaskInstance(kept=False))) for _ in range(2)]
+
+    assert first == resumed
+    assert recreated != first and recreated.key != first.key
+    assert kept_nowhere[0] != kept_nowhere[1]
