@@ -2,15 +2,15 @@
 # Versions match scripts/bootstrap.sh, where they are known to work together.
 
 # The provider's own Airflow: the official image plus this package (no _PIP_ADDITIONAL_REQUIREMENTS at start-up).
-FROM apache/airflow:3.3.2 AS airflow
+FROM apache/airflow:3.3.2-python3.11 AS airflow
 COPY --chown=airflow:root . /opt/soundlink
 # Naming apache-airflow keeps pip from moving the image's Airflow to another version.
 RUN pip install --no-cache-dir "apache-airflow==3.3.2" "apache-airflow-providers-google==22.8.0" /opt/soundlink
 
-# The Soundlink sandbox needs only the standard library, so the provider's Airflow dependencies are skipped.
+# The Soundlink sandbox is its own distribution and needs only the standard library.
 FROM python:3.11-slim AS sandbox
-COPY . /opt/soundlink
-RUN pip install --no-cache-dir --no-deps /opt/soundlink
+COPY sandbox /opt/soundlink-sandbox
+RUN pip install --no-cache-dir /opt/soundlink-sandbox
 EXPOSE 8080
 
 # local-bigquery needs Python >= 3.13; 0.4.0 needs DuckDB extensions it downloads at run time.

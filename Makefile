@@ -3,8 +3,11 @@
 AF3 := .venvs/af3/bin
 AF2 := .venvs/af2/bin
 PYTEST_ARGS ?=
+# Two test processes (pytest-xdist), each taking the next test as it is free: the end-to-end tests mostly
+# wait on Airflow's daemons, so the second fills the other core.
+XDIST := -n 2 --dist worksteal
 
-.PHONY: bootstrap demo test unit test-af3 test-af2 lint format bench bench-parse bench-scale bigquery-check services-up services-down clean
+.PHONY: bootstrap demo test docs unit integration e2e test-af3 test-af2 lint format bench bench-parse bench-scale bigquery-check services-up services-down clean
 
 bootstrap:
 	scripts/bootstrap.sh all
@@ -12,20 +15,33 @@ bootstrap:
 demo: bootstrap
 	$(AF3)/python scripts/demo.py
 
-test: bootstrap lint test-af3 test-af2
+test: bootstrap lint docs test-af3 test-af2
 
-# The hermetic tier for the edit loop: no server, no Airflow process; under a minute.
+# The manual in docs/, warnings as errors.
+docs:
+	$(AF3)/mkdocs build --strict --quiet --site-dir site
+
+# Each tier alone; the folder is the tier. unit: hermetic, for the edit loop (no server, no Airflow process).
 unit:
 	scripts/bootstrap.sh af3
-	$(AF3)/python -m pytest -m "not integration and not e2e" -q $(PYTEST_ARGS)
+	$(AF3)/python -m pytest tests/unit -q $(PYTEST_ARGS)
+
+# The local stand-ins: the sandbox, fake-gcs-server, local-bigquery (the sandbox's own tests too).
+integration: bootstrap
+	$(AF3)/python -m pytest $(XDIST) tests/integration sandbox/tests $(PYTEST_ARGS)
+
+# Real Airflow 3.3 and 2.11 installations running the example DAGs.
+e2e: bootstrap
+	$(AF3)/python -m pytest $(XDIST) tests/e2e $(PYTEST_ARGS)
 
 # The whole suite on Airflow 3.3; end-to-end tests drive both Airflow versions' CLIs.
 test-af3:
-	$(AF3)/python -m pytest $(PYTEST_ARGS)
+	$(AF3)/python -m pytest $(XDIST) $(PYTEST_ARGS)
 
-# The hook and operators again, imported by Airflow 2.11.
+# The client, hooks and operators again, imported by Airflow 2.11.
 test-af2:
-	$(AF2)/python -m pytest -p no:cacheprovider tests/hooks tests/operators $(PYTEST_ARGS)
+	$(AF2)/python -m pytest $(XDIST) -p no:cacheprovider tests/unit/client tests/unit/hooks tests/unit/operators \
+		tests/integration/client tests/integration/hooks tests/integration/operators $(PYTEST_ARGS)
 
 lint:
 	$(AF3)/ruff check .
@@ -53,10 +69,10 @@ bigquery-check: bootstrap
 	$(AF3)/python -m airflow_provider_soundlink.bigquery_check --project "$(PROJECT)" --dataset "$(DATASET)"
 
 services-up: bootstrap
-	$(AF3)/python scripts/services.py up
+	$(AF3)/python -m soundlink_stand_ins up
 
 services-down:
-	$(AF3)/python scripts/services.py down
+	@if [ -x $(AF3)/python ]; then $(AF3)/python -m soundlink_stand_ins down; fi
 
 clean: services-down
 	rm -rf .venvs .run

@@ -1,26 +1,11 @@
-"""Apache Airflow provider for the Soundlink Metrics API."""
+"""Apache Airflow provider for the Soundlink Metrics API.
+
+Layers, each importing only from those before it: :mod:`.errors` (the one error family) and
+:mod:`.core` (pure logic), :mod:`.client` (the API without Airflow), :mod:`.hooks` and :mod:`.triggers`,
+:mod:`.operators`, and :mod:`.dag_factory` (DAGs built from the operators).
+"""
 
 from __future__ import annotations
 
-from typing import Any
-
 __version__ = "0.1.0"
 """The one place the version is written; pyproject.toml reads it from here."""
-
-
-def get_provider_info() -> dict[str, Any]:
-    """Provider metadata read by Airflow through the ``apache_airflow_provider`` entry point."""
-    from airflow_provider_soundlink.hooks.connection_form import provider_connection_type
-
-    return {
-        "package-name": "airflow-provider-soundlink",
-        "name": "Soundlink",
-        "description": "Load Soundlink campaign metrics into Google BigQuery.",
-        "versions": [__version__],
-        "connection-types": [provider_connection_type()],
-        # Named, not imported: Airflow reads this while it is still importing itself.
-        "extra-links": [
-            "airflow_provider_soundlink.operators.links.BigQueryTableLink",
-            "airflow_provider_soundlink.operators.links.GcsFolderLink",
-        ],
-    }

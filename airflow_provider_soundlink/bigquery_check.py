@@ -27,10 +27,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
-from airflow_provider_soundlink.exports import CAMPAIGN_EXPORTS
-from airflow_provider_soundlink.schemas import TableDefinition, table_definition
-from airflow_provider_soundlink.sql import TableRef, merge_statement
-from airflow_provider_soundlink.windows import DateWindow
+from airflow_provider_soundlink.core.exports import CAMPAIGN_EXPORTS
+from airflow_provider_soundlink.core.schemas import TableDefinition, table_definition
+from airflow_provider_soundlink.core.sql import TableRef, merge_statement
+from airflow_provider_soundlink.core.windows import DateWindow
 
 if TYPE_CHECKING:
     from airflow.providers.google.cloud.hooks.bigquery import BigQueryHook
@@ -138,7 +138,7 @@ def _partition_days(client: Any, target: TableRef) -> list[dt.date] | None:
 def _create_staging(
     hook: BigQueryHook, table: TableDefinition, staging: TableRef, location: str | None
 ) -> None:
-    expires_at = dt.datetime.now(dt.timezone.utc) + STAGING_LIFETIME
+    expires_at = dt.datetime.now(dt.UTC) + STAGING_LIFETIME
     hook.create_table(
         dataset_id=staging.dataset,
         table_id=staging.table,
@@ -258,7 +258,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--last-day",
         type=dt.date.fromisoformat,
-        default=dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=1),
+        default=dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1),
         help="last report date of the windows, YYYY-MM-DD (default: yesterday, UTC)",
     )
     args = parser.parse_args(argv)

@@ -25,11 +25,11 @@ except ImportError:  # Airflow 2.11
     from airflow.utils.context import Context  # type: ignore[no-redef,attr-defined]
     from airflow.utils.log.secrets_masker import mask_secret  # type: ignore[no-redef]
 
-try:  # Airflow 3.2 and later
+try:  # Airflow 3
     from airflow.sdk.exceptions import AirflowFailException as AirflowFailException
     from airflow.sdk.exceptions import AirflowSkipException as AirflowSkipException
     from airflow.sdk.exceptions import TaskDeferred as TaskDeferred
-except ImportError:  # Airflow 2.11 to 3.1
+except ImportError:  # Airflow 2.11
     from airflow.exceptions import (  # type: ignore[no-redef,assignment]
         AirflowFailException,
         AirflowSkipException,

@@ -55,21 +55,19 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, BinaryIO
 
+import soundlink_stand_ins as stand_ins
+from airflow_provider_soundlink.core.exports import ExportKind
+from airflow_provider_soundlink.core.windows import DateWindow
+from soundlink_sandbox.data import SandboxData
+from soundlink_sandbox.keys import KEY_ALL
+from soundlink_sandbox.testing import SandboxProcess
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO_ROOT / "scripts")]
-
-import services  # noqa: E402  (scripts/services.py)
-
-from airflow_provider_soundlink.exports import ExportKind  # noqa: E402
-from airflow_provider_soundlink.sandbox.data import SandboxData  # noqa: E402
-from airflow_provider_soundlink.sandbox.keys import KEY_ALL  # noqa: E402
-from airflow_provider_soundlink.sandbox.testing import SandboxProcess  # noqa: E402
-from airflow_provider_soundlink.windows import DateWindow  # noqa: E402
 
 TODAY = dt.date(2026, 6, 15)
 WINDOW = DateWindow(TODAY - dt.timedelta(days=90), TODAY - dt.timedelta(days=1))
 SCALES = (10, 100)
-PROJECT = services.DEFAULT_PROJECT
+PROJECT = stand_ins.DEFAULT_PROJECT
 BUCKET = "soundlink-bench"
 MIN_HOOK_SPEED = 0.8
 MAX_OPERATOR_CPU = 1.25
@@ -124,14 +122,14 @@ def cpu_figures(user: float, system: float) -> Figures:
 def hook_child(campaign_id: str, target: str) -> Figures:
     from airflow_provider_soundlink.hooks.soundlink import SoundlinkHook
 
-    hook = SoundlinkHook(progress_interval=3600)
+    client = SoundlinkHook(progress_interval=3600).get_conn()
 
     def sink() -> BinaryIO:
         return Path(target).open("wb")  # stream_export enters and closes it, once per attempt
 
     figures: Figures = {}
     with measured(figures):
-        summary = hook.stream_export(ExportKind.ENGAGEMENT, campaign_id, WINDOW, sink)
+        summary = client.stream_export(ExportKind.ENGAGEMENT, campaign_id, WINDOW, sink)
     figures["rows"] = summary.row_count
     return figures
 
@@ -249,7 +247,7 @@ def measure_scale(
         )
         child_env = {
             **env,
-            "AIRFLOW_CONN_SOUNDLINK_DEFAULT": services.soundlink_connection_json(sandbox.base_url),
+            "AIRFLOW_CONN_SOUNDLINK_DEFAULT": stand_ins.soundlink_connection_json(sandbox.base_url),
         }
         for _ in range(repeat):
             runs["raw copy"].append(settled(raw_copy(url, Path(os.devnull))))
@@ -308,7 +306,7 @@ def checks(figures: dict[int, dict[str, Figures]], small: int, large: int) -> di
 
 def report(figures: dict[int, dict[str, Figures]], results: dict[str, bool], repeat: int) -> str:
     lines = [
-        f"## Export: {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC — {machine()}",
+        f"## Export: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC — {machine()}",
         "",
         f"`make bench`: one 90-day engagement export; raw copy, hook and operator: medians of {repeat} "
         "runs; raw upload: one run; each run in its own process.",
@@ -336,13 +334,13 @@ def main(repeat: int, scales: tuple[int, int]) -> int:
     figures: dict[int, dict[str, Figures]] = {}
     with tempfile.TemporaryDirectory(prefix="soundlink-bench-") as scratch:
         work = Path(scratch)
-        gcs = services.start_fake_gcs(work)
+        gcs = stand_ins.start_fake_gcs(work)
         try:
             env = {
                 **os.environ,
                 "AIRFLOW_HOME": str(work / "airflow"),
                 "STORAGE_EMULATOR_HOST": gcs.url,
-                "AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT": services.google_connection_json(PROJECT),
+                "AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT": stand_ins.google_connection_json(PROJECT),
             }
             os.environ.update(env)
             from airflow.providers.google.cloud.hooks.gcs import GCSHook
@@ -351,7 +349,7 @@ def main(repeat: int, scales: tuple[int, int]) -> int:
             for scale in scales:
                 figures[scale] = measure_scale(scale, campaign_id, repeat, work, env)
         finally:
-            services.stop_process_group(gcs.pid)
+            stand_ins.stop_process_group(gcs.pid)
     results = checks(figures, *scales)
     text = report(figures, results, repeat)
     print(text)

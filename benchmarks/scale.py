@@ -34,27 +34,27 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-# The end-to-end tests' harness drives Airflow's CLI and reads its database: the same code, reused.
-sys.path[:0] = [str(REPO_ROOT / "tests"), str(REPO_ROOT / "scripts"), str(REPO_ROOT / "benchmarks")]
+# benchmarks/run.py: Python puts a script's own folder first on sys.path.
+from run import RESULTS, machine
 
-import services  # noqa: E402  (scripts/services.py)
-from e2e.airflow_runner import AIRFLOW3_VENV, AirflowEnvironment  # noqa: E402
-from e2e.dags_support import DAGS_FOLDER, POOLS, Warehouse, dag_settings  # noqa: E402
-from run import RESULTS, machine  # noqa: E402  (benchmarks/run.py)
-
-from airflow_provider_soundlink.example_dags_support import (  # noqa: E402
+import soundlink_stand_ins as stand_ins
+from airflow_provider_soundlink.core.exports import CAMPAIGN_EXPORTS
+from airflow_provider_soundlink.core.windows import DateWindow, slice_date_range
+from airflow_provider_soundlink.dag_factory import (
     DEFAULT_ENDED_CAMPAIGN_TAIL_DAYS,
     campaigns_with_possible_rows,
     revision_window,
 )
-from airflow_provider_soundlink.exports import CAMPAIGN_EXPORTS  # noqa: E402
-from airflow_provider_soundlink.sandbox.data import SandboxData  # noqa: E402
-from airflow_provider_soundlink.sandbox.testing import SandboxProcess  # noqa: E402
-from airflow_provider_soundlink.windows import DateWindow, slice_date_range  # noqa: E402
+from soundlink_sandbox.data import SandboxData
+from soundlink_sandbox.testing import SandboxProcess
+from soundlink_stand_ins.airflow_runner import AirflowEnvironment
+from soundlink_stand_ins.paths import AIRFLOW3_VENV
+from soundlink_stand_ins.pipeline import DAGS_FOLDER, POOLS, Warehouse, dag_settings
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 TODAY = dt.date(2026, 6, 15)
-PROJECT = services.DEFAULT_PROJECT
+PROJECT = stand_ins.DEFAULT_PROJECT
 DAILY_DAG = "soundlink_metrics_daily"
 BACKFILL_DAG = "soundlink_metrics_backfill"
 # A long backfill runs thousands of export calls and loads about a million rows into the emulator.
@@ -71,24 +71,24 @@ BUCKET = "soundlink-scale"
 def gcp_emulators(data_dir: Path) -> Iterator[tuple[str, str]]:
     started = []
     try:
-        gcs = services.start_fake_gcs(data_dir)
+        gcs = stand_ins.start_fake_gcs(data_dir)
         started.append(gcs)
-        bigquery = services.start_local_bigquery(data_dir, gcs.url, PROJECT)
+        bigquery = stand_ins.start_local_bigquery(data_dir, gcs.url, PROJECT)
         started.append(bigquery)
         yield gcs.url, bigquery.url
     finally:
         for service in reversed(started):
-            services.stop_process_group(service.pid)
+            stand_ins.stop_process_group(service.pid)
 
 
 @contextmanager
-def stand_ins(work: Path, campaign_count: int) -> Iterator[tuple[AirflowEnvironment, SandboxProcess]]:
+def running_stand_ins(work: Path, campaign_count: int) -> Iterator[tuple[AirflowEnvironment, SandboxProcess]]:
     """The emulators, a sandbox of ``campaign_count`` campaigns and a migrated Airflow 3 home over them."""
     with gcp_emulators(work) as (gcs_url, bigquery_url):
         google = {
             "STORAGE_EMULATOR_HOST": gcs_url,
             "BIGQUERY_EMULATOR_HOST": bigquery_url,
-            "AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT": services.google_connection_json(PROJECT),
+            "AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT": stand_ins.google_connection_json(PROJECT),
         }
         os.environ.update(google)
         from airflow.providers.google.cloud.hooks.gcs import GCSHook
@@ -97,7 +97,7 @@ def stand_ins(work: Path, campaign_count: int) -> Iterator[tuple[AirflowEnvironm
         with SandboxProcess(today=TODAY, campaigns=campaign_count) as sandbox:
             settings = {
                 **google,
-                "AIRFLOW_CONN_SOUNDLINK_DEFAULT": services.soundlink_connection_json(sandbox.base_url),
+                "AIRFLOW_CONN_SOUNDLINK_DEFAULT": stand_ins.soundlink_connection_json(sandbox.base_url),
                 **dag_settings(project=PROJECT, dataset=DATASET, bucket=BUCKET, export_shards=EXPORT_SHARDS),
             }
             airflow = AirflowEnvironment(AIRFLOW3_VENV, work / "airflow", DAGS_FOLDER, settings)
@@ -125,7 +125,7 @@ def daily(campaign_count: int) -> tuple[list[str], dict[str, bool]]:
     choice = campaigns_with_possible_rows(listed, window, DEFAULT_ENDED_CAMPAIGN_TAIL_DAYS)
     with (
         tempfile.TemporaryDirectory(prefix="soundlink-scale-") as work,
-        stand_ins(Path(work), campaign_count) as (airflow, sandbox),
+        running_stand_ins(Path(work), campaign_count) as (airflow, sandbox),
     ):
         started = time.monotonic()
         run = airflow.dags_test(DAILY_DAG, TODAY, {"campaign_ids": []})
@@ -171,7 +171,7 @@ def backfill(campaign_count: int, years: int) -> tuple[list[str], dict[str, bool
     }
     with (
         tempfile.TemporaryDirectory(prefix="soundlink-scale-") as work,
-        stand_ins(Path(work), campaign_count) as (airflow, sandbox),
+        running_stand_ins(Path(work), campaign_count) as (airflow, sandbox),
     ):
         started = time.monotonic()
         run = airflow.dags_test(BACKFILL_DAG, TODAY, conf, timeout=BACKFILL_TIMEOUT_SECONDS)
@@ -206,7 +206,7 @@ def main(arguments: argparse.Namespace) -> int:
         lines, checks = daily(arguments.campaigns)
     report = "\n".join(
         [
-            f"## Scale: {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC — {machine()}",
+            f"## Scale: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC — {machine()}",
             "",
             *lines,
             "",

@@ -13,7 +13,7 @@ For a gap of a few days, backfilling ``soundlink_metrics_daily`` works as well, 
 the 7 before it. A range that reaches today loads up to yesterday, the last closed day.
 
 Campaigns, configuration and pools are those of ``soundlink_metrics_daily``
-(see ``airflow_provider_soundlink.example_dags_support``).
+(see ``airflow_provider_soundlink.dag_factory``).
 """
 
 from __future__ import annotations
@@ -24,13 +24,13 @@ from typing import Any
 import pendulum
 
 from airflow_provider_soundlink.compat import DAG, Param, task
-from airflow_provider_soundlink.example_dags_support import (
+from airflow_provider_soundlink.core.windows import DateWindow
+from airflow_provider_soundlink.dag_factory import (
     API_POOL,
     PipelineConfig,
     add_export_and_merge_tasks,
     plan_exports,
 )
-from airflow_provider_soundlink.windows import DateWindow
 
 CONFIG = PipelineConfig.from_environment()
 

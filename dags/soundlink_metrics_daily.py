@@ -9,7 +9,7 @@ over those dates. Re-running a day changes nothing unless Soundlink revised it.
 
 Campaigns: the ``campaign_ids`` param (default ``SOUNDLINK_CAMPAIGN_IDS``), or, when empty, every
 campaign the API lists that was created on or before D (see
-``airflow_provider_soundlink.example_dags_support``, which also lists the configuration variables and
+``airflow_provider_soundlink.dag_factory``, which also lists the configuration variables and
 the two pools to create).
 
 A manual run gets the interval that ended at its date T, so D = T - 1 day: ``airflow dags test
@@ -39,7 +39,7 @@ import pendulum
 from airflow.timetables.interval import CronDataIntervalTimetable
 
 from airflow_provider_soundlink.compat import DAG, Param, task
-from airflow_provider_soundlink.example_dags_support import (
+from airflow_provider_soundlink.dag_factory import (
     API_POOL,
     DEFAULT_REVISION_DAYS,
     PipelineConfig,

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the environments the tests and the demo run in, once; later calls return at once.
-#   .venvs/af3  Airflow 3.3 + google provider + this package (editable) + dev tools
-#   .venvs/af2  Airflow 2.11 + google provider + this package (editable)
+#   .venvs/af3  Airflow 3.3 + google provider + this package, the sandbox and the stand-ins (all editable)
+#               + dev tools
+#   .venvs/af2  Airflow 2.11 + google provider + the same three packages (editable)
 #   .venvs/bq   local-bigquery on Python 3.13 (it needs >= 3.13), with DuckDB extensions preloaded
 #   Debian packages: docker-compose (to validate docker-compose.yaml), redis-server and postgresql (the
 #   platform end-to-end tests run Airflow on PostgreSQL with Celery and Redis)
@@ -37,7 +38,11 @@ stamp_ok() { [ -f "$1/.stamp" ] && [ "$(cat "$1/.stamp")" = "$2" ]; }
 airflow_env() {
     local dir=$1 airflow_version=$2 extras=$3
     shift 3
-    local want="airflow=$airflow_version google=$GOOGLE_PROVIDER_VERSION openlineage=$OPENLINEAGE_PROVIDER_VERSION extras=$extras $* $(sha1sum pyproject.toml | cut -c1-12)"
+    # The three editable packages' metadata: a changed dependency or entry point rebuilds the environment.
+    local packages
+    packages=$(cat pyproject.toml sandbox/pyproject.toml stand_ins/pyproject.toml | sha1sum | cut -c1-12)
+    local want="airflow=$airflow_version google=$GOOGLE_PROVIDER_VERSION"
+    want="$want openlineage=$OPENLINEAGE_PROVIDER_VERSION extras=$extras $* $packages"
     stamp_ok "$dir" "$want" && return 0
     echo "bootstrap: building $dir (Airflow $airflow_version)"
     rm -rf "$dir"
@@ -48,7 +53,7 @@ airflow_env() {
         "apache-airflow-providers-openlineage==$OPENLINEAGE_PROVIDER_VERSION" \
         "psycopg2-binary==$PSYCOPG2_VERSION" \
         "$@" \
-        -e ".[$extras]"
+        -e ".[$extras]" -e ./sandbox -e ./stand_ins
     echo "$want" > "$dir/.stamp"
 }
 

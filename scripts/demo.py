@@ -29,14 +29,14 @@ import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
-import services  # scripts/services.py, next to this file
+import soundlink_stand_ins as stand_ins
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SANDBOX_TODAY = dt.date(2026, 6, 15)
 LAST_CLOSED_DAY = SANDBOX_TODAY - dt.timedelta(days=1)
 BACKFILL_START = dt.date(2026, 1, 1)
 BACKFILL_END = dt.date(2026, 4, 30)
-PROJECT = services.DEFAULT_PROJECT
+PROJECT = stand_ins.DEFAULT_PROJECT
 DATASET = "soundlink_demo"
 BUCKET = "soundlink-demo"
 POOLS = {
@@ -55,16 +55,16 @@ class Demo:
         self.airflow_home = work_dir / "airflow"
         self.logs = work_dir / "logs"
         self.logs.mkdir(parents=True)
-        self.started: list[services.RunningService] = []
+        self.started: list[stand_ins.RunningService] = []
         self.airflow_env: dict[str, str] = {}
         self.gcs_url = ""
 
     # Steps --------------------------------------------------------------------------------------------
 
     def start_services(self) -> None:
-        gcs = self._started(services.start_fake_gcs(self.work_dir))
-        bigquery = self._started(services.start_local_bigquery(self.work_dir, gcs.url, PROJECT))
-        sandbox = self._started(services.start_sandbox(self.work_dir, today=SANDBOX_TODAY.isoformat()))
+        gcs = self._started(stand_ins.start_fake_gcs(self.work_dir))
+        bigquery = self._started(stand_ins.start_local_bigquery(self.work_dir, gcs.url, PROJECT))
+        sandbox = self._started(stand_ins.start_sandbox(self.work_dir, today=SANDBOX_TODAY.isoformat()))
         self.gcs_url = gcs.url
         venv_bin = str(Path(sys.executable).parent)
         self.airflow_env = {
@@ -75,8 +75,8 @@ class Demo:
             "AIRFLOW__CORE__PARALLELISM": "4",
             "STORAGE_EMULATOR_HOST": gcs.url,
             "BIGQUERY_EMULATOR_HOST": bigquery.url,
-            "AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT": services.google_connection_json(PROJECT),
-            "AIRFLOW_CONN_SOUNDLINK_DEFAULT": services.soundlink_connection_json(sandbox.url),
+            "AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT": stand_ins.google_connection_json(PROJECT),
+            "AIRFLOW_CONN_SOUNDLINK_DEFAULT": stand_ins.soundlink_connection_json(sandbox.url),
             "SOUNDLINK_BIGQUERY_PROJECT": PROJECT,
             "SOUNDLINK_BIGQUERY_DATASET": DATASET,
             "SOUNDLINK_GCS_BUCKET": BUCKET,
@@ -116,7 +116,7 @@ class Demo:
                 returncode = process.wait()
             finally:
                 # Reached with the command still running only on Ctrl-C or another interruption.
-                services.stop_process_group(process.pid)
+                stand_ins.stop_process_group(process.pid)
         if returncode != 0:
             tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-40:])
             raise DemoError(
@@ -156,10 +156,10 @@ class Demo:
 
     def stop(self) -> None:
         for service in reversed(self.started):
-            services.stop_process_group(service.pid)
+            stand_ins.stop_process_group(service.pid)
         self.started.clear()
 
-    def _started(self, service: services.RunningService) -> services.RunningService:
+    def _started(self, service: stand_ins.RunningService) -> stand_ins.RunningService:
         self.started.append(service)
         return service
 
@@ -211,7 +211,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         step(f"What landed in BigQuery ({PROJECT}.{DATASET})")
         demo.report()
         succeeded = True
-    except (DemoError, services.ServiceError) as error:
+    except (DemoError, stand_ins.ServiceError) as error:
         print(f"\ndemo failed: {error}", file=sys.stderr)
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)

@@ -1,34 +1,35 @@
-"""Shared fixtures: the local GCS/BigQuery emulators and the Soundlink sandbox, started once per session.
+"""Fixtures every tier shares, and the tiers themselves.
 
-Tests that use them are marked ``integration`` and those under ``tests/e2e`` ``e2e`` automatically, so
-``pytest -m "not integration and not e2e"`` (``make unit``) runs only the hermetic unit tier. A stand-in
-that cannot start fails the test with its log, never skips it.
+The folder is the tier: ``tests/unit`` is hermetic (no server, no Airflow process; ``make unit``),
+``tests/integration`` runs against the local stand-ins (the sandbox, fake-gcs-server, local-bigquery),
+``tests/e2e`` drives real Airflow installations. Each test is marked with its folder's tier, and a unit
+test that asks for a stand-in fails at collection. A stand-in that cannot start fails the test with its
+log, never skips it.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from stand_ins import (
-    GCP_PROJECT,
-    REPO_ROOT,
-    SANDBOX_TODAY,
-    GcpEmulators,
-    services,
-    strictly_checked_insert_job,
-)
+
+import soundlink_stand_ins as stand_ins
+from soundlink_sandbox.data import SandboxData
+from soundlink_sandbox.keys import KEY_ALL, KEY_GRANTS
+from support.connections import ConnectionSetter
+from support.emulators import GCP_PROJECT, SANDBOX_TODAY, GcpEmulators, strictly_checked_insert_job
 
 if TYPE_CHECKING:
-    from airflow_provider_soundlink.sandbox.testing import SandboxProcess
+    from soundlink_sandbox.testing import SandboxProcess
 
-
+TIERS = {"unit": None, "integration": pytest.mark.integration, "e2e": pytest.mark.e2e}
 FIXTURES_NEEDING_STAND_INS = frozenset(
     {"gcp_emulators", "sandbox", "_sandbox_process", "soundlink_connection"}
 )
-E2E_DIRECTORY = REPO_ROOT / "tests" / "e2e"
+TESTS_ROOT = Path(__file__).parent
 
 
 @pytest.hookimpl(wrapper=True)
@@ -37,8 +38,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     provider may carry one, whatever a test provokes."""
     report = yield
     if report.when == "call" and report.passed:
-        from airflow_provider_soundlink.sandbox.keys import KEY_GRANTS
-
         captured = "\n".join(content for _, content in report.sections)
         if any(key in captured for key in KEY_GRANTS):
             report.outcome = "failed"
@@ -48,10 +47,37 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if item.path.is_relative_to(E2E_DIRECTORY):
-            item.add_marker(pytest.mark.e2e)
-        elif FIXTURES_NEEDING_STAND_INS.intersection(getattr(item, "fixturenames", ())):
-            item.add_marker(pytest.mark.integration)
+        tier = item.path.relative_to(TESTS_ROOT).parts[0] if item.path.is_relative_to(TESTS_ROOT) else None
+        if tier not in TIERS:
+            continue
+        if tier == "unit" and FIXTURES_NEEDING_STAND_INS.intersection(getattr(item, "fixturenames", ())):
+            raise pytest.UsageError(
+                f"{item.nodeid} is a unit test but needs a stand-in: move it to tests/integration"
+            )
+        marker = TIERS[tier]
+        if marker is not None:
+            item.add_marker(marker)
+
+
+@pytest.fixture(scope="session")
+def truth() -> SandboxData:
+    """What the sandbox serves: its data set, from the same seed, read in process."""
+    return SandboxData()
+
+
+@pytest.fixture
+def set_connection(monkeypatch: pytest.MonkeyPatch) -> ConnectionSetter:
+    """Define ``soundlink_default`` through the environment, the way deployments often do."""
+
+    def set_connection(host: str | None, api_key: str | None = KEY_ALL, **extra: Any) -> None:
+        connection: dict[str, Any] = {"conn_type": "soundlink", "extra": extra}
+        if host is not None:
+            connection["host"] = host
+        if api_key is not None:
+            connection["password"] = api_key
+        monkeypatch.setenv("AIRFLOW_CONN_SOUNDLINK_DEFAULT", json.dumps(connection))
+
+    return set_connection
 
 
 @pytest.fixture(scope="session")
@@ -64,28 +90,28 @@ def gcp_emulators(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GcpEmula
     started = []
     with pytest.MonkeyPatch.context() as env:
         try:
-            gcs = services.start_fake_gcs(data_dir)
+            gcs = stand_ins.start_fake_gcs(data_dir)
             started.append(gcs)
-            bigquery = services.start_local_bigquery(data_dir, gcs.url, GCP_PROJECT)
+            bigquery = stand_ins.start_local_bigquery(data_dir, gcs.url, GCP_PROJECT)
             started.append(bigquery)
-        except services.ServiceError as error:
+        except stand_ins.ServiceError as error:
             for service in started:
-                services.stop_process_group(service.pid)
+                stand_ins.stop_process_group(service.pid)
             pytest.fail(f"the GCP emulators did not start: {error}", pytrace=False)
         env.setenv("STORAGE_EMULATOR_HOST", gcs.url)
         env.setenv("BIGQUERY_EMULATOR_HOST", bigquery.url)
-        env.setenv("AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT", services.google_connection_json(GCP_PROJECT))
+        env.setenv("AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT", stand_ins.google_connection_json(GCP_PROJECT))
         env.setattr(BigQueryHook, "insert_job", strictly_checked_insert_job(BigQueryHook.insert_job))
         try:
             yield GcpEmulators(project=GCP_PROJECT, gcs_url=gcs.url, bigquery_url=bigquery.url)
         finally:
             for service in reversed(started):
-                services.stop_process_group(service.pid)
+                stand_ins.stop_process_group(service.pid)
 
 
 @pytest.fixture(scope="session")
 def _sandbox_process() -> Iterator[SandboxProcess]:
-    from airflow_provider_soundlink.sandbox.testing import SandboxProcess
+    from soundlink_sandbox.testing import SandboxProcess
 
     with SandboxProcess(today=SANDBOX_TODAY) as process:
         yield process
@@ -101,6 +127,6 @@ def sandbox(_sandbox_process: SandboxProcess) -> SandboxProcess:
 @pytest.fixture
 def soundlink_connection(sandbox: SandboxProcess, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     """``soundlink_default`` pointing at the sandbox with a key holding every scope; returns its fields."""
-    connection: dict[str, Any] = json.loads(services.soundlink_connection_json(sandbox.base_url))
+    connection: dict[str, Any] = json.loads(stand_ins.soundlink_connection_json(sandbox.base_url))
     monkeypatch.setenv("AIRFLOW_CONN_SOUNDLINK_DEFAULT", json.dumps(connection))
     return connection

@@ -2,8 +2,8 @@
 
 Split by concern: :mod:`.settings` (key, address, limits; defaults in :mod:`.defaults`), :mod:`.transport`
 (session, auth, one attempt, retries, error mapping), :mod:`.pagination` (paged endpoints),
-:mod:`.exports` (JSONL streams), :mod:`.errors` (the one error family, with redaction) and :mod:`.api`
-(the calls, and :class:`~.api.SoundlinkClient` to make them)::
+:mod:`.streams` (JSONL export streams) and :mod:`.api` (the calls, and :class:`~.api.SoundlinkClient` to
+make them); its errors are the provider's one family, :mod:`airflow_provider_soundlink.errors`::
 
     from airflow_provider_soundlink.client.api import SoundlinkClient
     from airflow_provider_soundlink.client.settings import ClientSettings

@@ -1,8 +1,9 @@
-"""The Soundlink Public API's calls: campaigns, paged metrics, link click statistics and JSONL exports.
+"""Call the Soundlink Public API: campaigns, paged metrics, link click statistics and JSONL exports.
 
-:class:`SoundlinkApi` holds the calls over a :class:`~airflow_provider_soundlink.client.transport.Transport`;
-:class:`SoundlinkClient` gives it one from plain settings (no Airflow needed), and
-:class:`~airflow_provider_soundlink.hooks.soundlink.SoundlinkHook` from an Airflow connection.
+:class:`SoundlinkClient` makes the calls over a
+:class:`~airflow_provider_soundlink.client.transport.Transport` built from plain settings (no Airflow
+needed); :class:`~airflow_provider_soundlink.hooks.soundlink.SoundlinkHook` builds one from an Airflow
+connection.
 """
 
 from __future__ import annotations
@@ -14,14 +15,14 @@ from collections.abc import Hashable, Iterator, Mapping
 from typing import Any, BinaryIO
 from urllib.parse import quote
 
-from airflow_provider_soundlink.client.errors import (
-    SLICING_ADVICE,
-    RequestContext,
-    SoundlinkConfigurationError,
-    SoundlinkError,
-    SoundlinkUnexpectedResponseError,
+from airflow_provider_soundlink.client.pagination import (
+    EntryKey,
+    iter_numbered_pages,
+    iter_offset_pages,
+    reread_when_changed,
 )
-from airflow_provider_soundlink.client.exports import (
+from airflow_provider_soundlink.client.settings import ClientSettings
+from airflow_provider_soundlink.client.streams import (
     NDJSON,
     ExportLine,
     ExportSummary,
@@ -32,24 +33,24 @@ from airflow_provider_soundlink.client.exports import (
     export_lines,
     suggested_file_name,
 )
-from airflow_provider_soundlink.client.pagination import (
-    EntryKey,
-    iter_numbered_pages,
-    iter_offset_pages,
-    reread_when_changed,
-)
-from airflow_provider_soundlink.client.settings import ClientSettings
 from airflow_provider_soundlink.client.transport import Transport
-from airflow_provider_soundlink.exports import (
+from airflow_provider_soundlink.core.exports import (
     CAMPAIGN_EXPORTS,
     ENGAGEMENT_CONTEXTS,
     PERSONAL_LINK_STATS_FIELDS,
     ExportKind,
     export_kind,
 )
-from airflow_provider_soundlink.load_values import load_columns
-from airflow_provider_soundlink.schemas import table_definition
-from airflow_provider_soundlink.windows import MAX_EXPORT_DAYS, DateWindow, slice_date_range
+from airflow_provider_soundlink.core.load_values import load_columns
+from airflow_provider_soundlink.core.schemas import table_definition
+from airflow_provider_soundlink.core.windows import MAX_EXPORT_DAYS, DateWindow, slice_date_range
+from airflow_provider_soundlink.errors import (
+    SLICING_ADVICE,
+    RequestContext,
+    SoundlinkConfigurationError,
+    SoundlinkError,
+    SoundlinkUnexpectedResponseError,
+)
 
 CAMPAIGNS_SCOPE = "campaigns:read"
 METRICS_SCOPE = "metrics:read"
@@ -72,16 +73,29 @@ LINK_STATS_SORTS = ("-count", "count")
 METRICS_SORT_ORDERS = ("asc", "desc")
 
 
-class SoundlinkApi:
-    """The API's calls; a subclass provides :attr:`transport`."""
+class SoundlinkClient:
+    """Make the API's calls with plain settings, without Airflow::
+
+        client = SoundlinkClient(ClientSettings(api_key="sk_..."))
+        for campaign in client.list_campaigns(): ...
+
+    The session is ``client.transport.session``: mount a ``requests`` adapter on it to route its requests
+    elsewhere (a proxy of your own, or a fake in tests).
+    """
+
+    def __init__(self, settings: ClientSettings) -> None:
+        self.transport = Transport(settings)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self.base_url!r})"
 
     @property
-    def transport(self) -> Transport:
-        raise NotImplementedError
+    def settings(self) -> ClientSettings:
+        return self.transport.settings
 
     @property
     def base_url(self) -> str:
-        return self.transport.settings.base_url
+        return self.settings.base_url
 
     def ping(self) -> tuple[bool, str]:
         """Whether the key reaches the API (``GET /v1/ping`` takes any valid key), and what was found."""
@@ -351,21 +365,6 @@ class SoundlinkApi:
         return self.transport.context(path, _rows_params(kind, window, engagement_context), METRICS_SCOPE)
 
 
-class SoundlinkClient(SoundlinkApi):
-    """The API's calls with plain settings, without Airflow::
-
-    client = SoundlinkClient(ClientSettings(api_key="sk_..."))
-    for campaign in client.list_campaigns(): ...
-    """
-
-    def __init__(self, settings: ClientSettings) -> None:
-        self._transport = Transport(settings)
-
-    @property
-    def transport(self) -> Transport:
-        return self._transport
-
-
 @contextlib.contextmanager
 def _rewound(fileobj: BinaryIO) -> Iterator[BinaryIO]:
     fileobj.seek(0)
@@ -446,7 +445,7 @@ def _utc(instant: dt.datetime) -> dt.datetime:
         raise SoundlinkConfigurationError(
             f"{instant.isoformat()} has no time zone; pass an aware datetime (for example in UTC)"
         )
-    return instant.astimezone(dt.timezone.utc)
+    return instant.astimezone(dt.UTC)
 
 
 def _iso_millis(instant: dt.datetime) -> str:

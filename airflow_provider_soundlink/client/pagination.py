@@ -5,7 +5,7 @@ the announced total is reached, and fail loudly if the pages added up to fewer r
 entry has a key (a campaign's id, a row's primary key, a link-stats group): an entry seen twice, or a
 total that changed from the first page, means the listing moved while it was read (an entry inserted
 before the page being read pushes one seen entry onto the next page and is itself never seen), which
-raises :class:`~airflow_provider_soundlink.client.errors.SoundlinkListingChangedError`: read from the
+raises :class:`~airflow_provider_soundlink.errors.SoundlinkListingChangedError`: read from the
 start again, the listing is whole.
 """
 
@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable, Hashable, Iterator, Mapping
 from typing import Any, TypeVar
 
-from airflow_provider_soundlink.client.errors import (
+from airflow_provider_soundlink.errors import (
     RequestContext,
     SoundlinkAPIError,
     SoundlinkListingChangedError,

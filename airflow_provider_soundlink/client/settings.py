@@ -13,7 +13,7 @@ from airflow_provider_soundlink.client.defaults import (
     DEFAULT_RETRY_BUDGET_SECONDS,
     DEFAULT_TIMEOUT_SECONDS,
 )
-from airflow_provider_soundlink.client.errors import SoundlinkConfigurationError
+from airflow_provider_soundlink.errors import SoundlinkConfigurationError
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,8 @@ from tenacity import (
 )
 
 from airflow_provider_soundlink import __version__
-from airflow_provider_soundlink.client.errors import (
+from airflow_provider_soundlink.client.settings import ClientSettings
+from airflow_provider_soundlink.errors import (
     RequestContext,
     SoundlinkAPIError,
     SoundlinkError,
@@ -44,7 +45,6 @@ from airflow_provider_soundlink.client.errors import (
     api_error,
     redact_secret,
 )
-from airflow_provider_soundlink.client.settings import ClientSettings
 
 # A plain module logger: Airflow routes standard logging into task logs on 2.11 and 3.x alike.
 log = logging.getLogger("airflow_provider_soundlink.client")
@@ -346,8 +346,8 @@ def retry_after_seconds(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.timezone.utc)
-    return max(0.0, (when - dt.datetime.now(dt.timezone.utc)).total_seconds())
+        when = when.replace(tzinfo=dt.UTC)
+    return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())
 
 
 def _error_from_response(

@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.google.cloud.hooks.bigquery import BigQueryHook
 
-from airflow_provider_soundlink.client.errors import SoundlinkConfigurationError, SoundlinkError
+from airflow_provider_soundlink.errors import SoundlinkConfigurationError, SoundlinkError
 
 if TYPE_CHECKING:
     from google.cloud.bigquery.job import _AsyncJob
 
-    from airflow_provider_soundlink.sql import TableRef
+    from airflow_provider_soundlink.core.sql import TableRef
 
 
 class SoundlinkBigQueryHook(BigQueryHook):

@@ -15,6 +15,8 @@ from airflow_provider_soundlink.client.defaults import (
 )
 
 CONNECTION_TYPE = "soundlink"
+HOOK_NAME = "Soundlink"
+"""The connection type's name in Airflow's UI."""
 HOOK_CLASS_NAME = "airflow_provider_soundlink.hooks.soundlink.SoundlinkHook"
 HIDDEN_FIELDS = ("schema", "login", "port", "extra")
 RELABELING = {"password": "API key", "host": "Base URL"}
@@ -34,25 +36,57 @@ class ExtraField:
     label: str
     kind: str
     """``integer`` (a positive whole number), ``boolean`` or ``secret``."""
+    description: str
+    """The help text the form shows under the field, ending with its default."""
     placeholder: str | None = None
 
 
 EXTRA_FIELDS = (
-    ExtraField("timeout", "Request timeout (seconds)", "integer", str(int(DEFAULT_TIMEOUT_SECONDS))),
+    ExtraField(
+        "timeout",
+        "Request timeout (seconds)",
+        "integer",
+        "Seconds one API request may take in total, however slowly the server sends. "
+        f"Default: {DEFAULT_TIMEOUT_SECONDS:.0f}.",
+        str(int(DEFAULT_TIMEOUT_SECONDS)),
+    ),
     ExtraField(
         "export_timeout",
         "Export timeout per attempt (seconds)",
         "integer",
+        "Seconds one attempt at an export stream may take in total; a broken attempt is fetched again. "
+        f"Default: {DEFAULT_EXPORT_TIMEOUT_SECONDS:.0f}.",
         str(int(DEFAULT_EXPORT_TIMEOUT_SECONDS)),
     ),
-    ExtraField("max_attempts", "Max attempts per request", "integer", str(DEFAULT_MAX_ATTEMPTS)),
     ExtraField(
-        "retry_budget", "Retry time budget (seconds)", "integer", str(int(DEFAULT_RETRY_BUDGET_SECONDS))
+        "max_attempts",
+        "Max attempts per request",
+        "integer",
+        f"Attempts per API call before its error fails the task. Default: {DEFAULT_MAX_ATTEMPTS}.",
+        str(DEFAULT_MAX_ATTEMPTS),
     ),
     ExtraField(
-        "allow_insecure_http", "Allow plain http to a non-loopback host (private networks only)", "boolean"
+        "retry_budget",
+        "Retry time budget (seconds)",
+        "integer",
+        "Seconds one API call may spend retrying; a Retry-After on a 429 or 5xx is waited as asked. "
+        f"Default: {DEFAULT_RETRY_BUDGET_SECONDS:.0f}.",
+        str(int(DEFAULT_RETRY_BUDGET_SECONDS)),
     ),
-    ExtraField(PSEUDONYMISATION_SECRET, "Pseudonymisation secret (hashes personal data)", "secret"),
+    ExtraField(
+        "allow_insecure_http",
+        "Allow plain http to a non-loopback host (private networks only)",
+        "boolean",
+        "Allows an http:// base URL whose host is not loopback, such as a container network's. "
+        "Default: off (https only).",
+    ),
+    ExtraField(
+        PSEUDONYMISATION_SECRET,
+        "Pseudonymisation secret (hashes personal data)",
+        "secret",
+        "A long random secret: IP addresses and subscriber ids from link statistics are stored as its "
+        "HMAC-SHA256. Needed only for link statistics; Airflow hides it. Default: none.",
+    ),
 )
 
 
@@ -73,13 +107,19 @@ def provider_connection_type() -> dict[str, Any]:
     return {
         "connection-type": CONNECTION_TYPE,
         "hook-class-name": HOOK_CLASS_NAME,
+        "hook-name": HOOK_NAME,
         "ui-field-behaviour": {
             "hidden-fields": behaviour["hidden_fields"],
             "relabeling": behaviour["relabeling"],
             "placeholders": behaviour["placeholders"],
         },
         "conn-fields": {
-            field.name: {"label": field.label, "schema": _json_schema(field)} for field in EXTRA_FIELDS
+            field.name: {
+                "label": field.label,
+                "description": field.description,
+                "schema": _json_schema(field),
+            }
+            for field in EXTRA_FIELDS
         },
     }
 
@@ -92,14 +132,17 @@ def form_widgets() -> dict[str, Any]:
     from wtforms.validators import NumberRange, Optional
 
     def widget(field: ExtraField) -> Any:
-        label = lazy_gettext(field.label)
+        label, description = lazy_gettext(field.label), lazy_gettext(field.description)
         if field.kind == "integer":
             return IntegerField(
-                label, validators=[Optional(), NumberRange(min=1)], widget=BS3TextFieldWidget()
+                label,
+                description=description,
+                validators=[Optional(), NumberRange(min=1)],
+                widget=BS3TextFieldWidget(),
             )
         if field.kind == "boolean":
-            return BooleanField(label)
-        return PasswordField(label, widget=BS3PasswordFieldWidget())
+            return BooleanField(label, description=description)
+        return PasswordField(label, description=description, widget=BS3PasswordFieldWidget())
 
     return {field.name: widget(field) for field in EXTRA_FIELDS}
 

@@ -1,7 +1,7 @@
-"""The Airflow face of the Soundlink client: settings from a connection, its form, and secret masking.
+"""Build the Soundlink client from an Airflow connection: its settings, its form, and secret masking.
 
-Every call of the API (:class:`~airflow_provider_soundlink.client.api.SoundlinkApi`) is available on the
-hook; the client does the I/O.
+``SoundlinkHook(...).get_conn()`` is a :class:`~airflow_provider_soundlink.client.api.SoundlinkClient`,
+which makes every call of the API; the hook adds what only Airflow has.
 """
 
 from __future__ import annotations
@@ -11,19 +11,16 @@ from collections.abc import Callable, Mapping
 from functools import cached_property
 from typing import Any, TypeVar
 
-import requests
-
-from airflow_provider_soundlink.client.api import SoundlinkApi
+from airflow_provider_soundlink.client.api import SoundlinkClient
 from airflow_provider_soundlink.client.defaults import (
     DEFAULT_EXPORT_TIMEOUT_SECONDS,
     DEFAULT_MAX_ATTEMPTS,
     DEFAULT_RETRY_BUDGET_SECONDS,
     DEFAULT_TIMEOUT_SECONDS,
 )
-from airflow_provider_soundlink.client.errors import SoundlinkConfigurationError, secret_forms
 from airflow_provider_soundlink.client.settings import ClientSettings
-from airflow_provider_soundlink.client.transport import Transport
 from airflow_provider_soundlink.compat import AirflowProviderDeprecationWarning, BaseHook, mask_secret
+from airflow_provider_soundlink.errors import SoundlinkConfigurationError, secret_forms
 from airflow_provider_soundlink.hooks import connection_form
 from airflow_provider_soundlink.hooks.connection_form import (
     OLD_PSEUDONYMISATION_KEY,
@@ -34,8 +31,8 @@ from airflow_provider_soundlink.hooks.connection_form import (
 _Number = TypeVar("_Number", int, float)
 
 
-class SoundlinkHook(BaseHook, SoundlinkApi):
-    """Talks to the Soundlink Public API with the API key of an Airflow connection.
+class SoundlinkHook(BaseHook):
+    """Connect to the Soundlink Public API with the API key of an Airflow connection.
 
     The key is the connection's password, the base URL its host (https is assumed without a scheme; plain
     http is accepted only for loopback hosts, or where the extra ``allow_insecure_http`` is true, as on a
@@ -50,7 +47,7 @@ class SoundlinkHook(BaseHook, SoundlinkApi):
     conn_name_attr = "soundlink_conn_id"
     default_conn_name = "soundlink_default"
     conn_type = connection_form.CONNECTION_TYPE
-    hook_name = "Soundlink"
+    hook_name = connection_form.HOOK_NAME
 
     def __init__(
         self,
@@ -131,16 +128,17 @@ class SoundlinkHook(BaseHook, SoundlinkApi):
             ) from None
 
     @cached_property
-    def transport(self) -> Transport:  # type: ignore[override]
-        return Transport(self.settings)
+    def client(self) -> SoundlinkClient:
+        return SoundlinkClient(self.settings)
 
-    def get_conn(self) -> requests.Session:
-        """The HTTP session, authenticated with the connection's key."""
-        return self.transport.session
+    def get_conn(self) -> SoundlinkClient:
+        """Return the client, authenticated with the connection's key (built once per hook)."""
+        return self.client
 
     def test_connection(self) -> tuple[bool, str]:
+        """Check that the connection's key reaches the API, as the connection editor's Test button does."""
         try:
-            return self.ping()
+            return self.get_conn().ping()
         except SoundlinkConfigurationError as error:
             return False, str(error)
 

@@ -6,10 +6,10 @@ import datetime as dt
 import re
 from collections.abc import Sequence
 
-from airflow_provider_soundlink.client.errors import SoundlinkConfigurationError
-from airflow_provider_soundlink.exports import ENGAGEMENT_CONTEXTS, ExportKind
-from airflow_provider_soundlink.load_plan import MAX_SOURCE_URIS_PER_LOAD_JOB
-from airflow_provider_soundlink.windows import DateWindow
+from airflow_provider_soundlink.core.exports import ENGAGEMENT_CONTEXTS, ExportKind
+from airflow_provider_soundlink.core.load_plan import MAX_SOURCE_URIS_PER_LOAD_JOB
+from airflow_provider_soundlink.core.windows import DateWindow
+from airflow_provider_soundlink.errors import SoundlinkConfigurationError
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_soundlink.compat import Context
-from airflow_provider_soundlink.load_plan import (
+from airflow_provider_soundlink.core.load_plan import (
     Step,
     TryIdentity,
     is_transient_job_error,
@@ -24,6 +24,7 @@ from airflow_provider_soundlink.load_plan import (
     job_steps,
     retry_wait,
 )
+from airflow_provider_soundlink.operators.links import BigQueryJobLink
 
 TRY_IDENTITY_KEY = "soundlink_try_identity"
 """The XCom in which a try keeps its identity on Airflow 2.11 (see :func:`try_identity`)."""
@@ -64,6 +65,7 @@ class BigQueryJobRunner:
     def __init__(
         self,
         operator: BaseOperator,
+        context: Context,
         hook: SoundlinkBigQueryHook,
         project_id: str,
         location: str,
@@ -74,7 +76,8 @@ class BigQueryJobRunner:
         initial_wait: float,
         max_wait: float,
     ) -> None:
-        self.operator, self.hook, self.project_id, self.location = operator, hook, project_id, location
+        self.operator, self.context, self.hook = operator, context, hook
+        self.project_id, self.location = project_id, location
         self.deferrable, self.poll_interval = deferrable, poll_interval
         self.max_attempts, self.initial_wait, self.max_wait = max_attempts, initial_wait, max_wait
         self.running: str | None = None
@@ -146,6 +149,7 @@ class BigQueryJobRunner:
         # Known before it is sent: a kill during the insert still cancels the job it may have created.
         self.running = submitted
         job = self.hook.insert_or_reattach(submitted, configuration, self.project_id, self.location)
+        self._announce(submitted, configuration)
         if self.deferrable:
             from airflow_provider_soundlink.triggers.bigquery import SoundlinkBigQueryJobTrigger
 
@@ -163,6 +167,23 @@ class BigQueryJobRunner:
                 timeout=self.operator.execution_timeout,
             )
         return job
+
+    def _announce(self, submitted: str, configuration: Mapping[str, Any]) -> None:
+        """Log what the job does, a query's SQL in full, and link the task to the job."""
+        if "query" in configuration:
+            self.operator.log.info("BigQuery job %s runs:\n%s", submitted, configuration["query"]["query"])
+        else:
+            load = configuration["load"]
+            table = load["destinationTable"]
+            self.operator.log.info(
+                "BigQuery job %s loads %d objects into %s.%s.%s",
+                submitted,
+                len(load["sourceUris"]),
+                table["projectId"],
+                table["datasetId"],
+                table["tableId"],
+            )
+        BigQueryJobLink.persist(self.context, BigQueryJobLink.url(self.project_id, self.location, submitted))
 
     def _get(self, identity: TryIdentity, step: Step, configuration: Mapping[str, Any]) -> Any:
         return self.hook.get_job(

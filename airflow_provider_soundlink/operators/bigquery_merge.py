@@ -7,7 +7,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_soundlink.client.errors import SoundlinkConfigurationError
 from airflow_provider_soundlink.compat import (
     AirflowSkipException,
     Asset,
@@ -16,8 +15,8 @@ from airflow_provider_soundlink.compat import (
     TaskDeferred,
     default_deferrable,
 )
-from airflow_provider_soundlink.exports import ExportKind, export_kind
-from airflow_provider_soundlink.load_plan import (
+from airflow_provider_soundlink.core.exports import ExportKind, export_kind
+from airflow_provider_soundlink.core.load_plan import (
     MAX_SOURCE_URIS_PER_LOAD_JOB,
     Step,
     TryIdentity,
@@ -27,15 +26,16 @@ from airflow_provider_soundlink.load_plan import (
     load_jobs,
     staging_table_name,
 )
-from airflow_provider_soundlink.manifest import ManifestScope, flatten_manifests, manifest_scope
-from airflow_provider_soundlink.new_fields import columns_beyond, columns_to_add
+from airflow_provider_soundlink.core.manifest import ManifestScope, flatten_manifests, manifest_scope
+from airflow_provider_soundlink.core.new_fields import columns_beyond, columns_to_add
+from airflow_provider_soundlink.core.schemas import TableDefinition, table_definition
+from airflow_provider_soundlink.core.sql import TableRef
+from airflow_provider_soundlink.errors import SoundlinkConfigurationError
 from airflow_provider_soundlink.operators.arguments import check_merge_arguments, is_template
 from airflow_provider_soundlink.operators.bigquery_jobs import BigQueryJobRunner, try_identity
 from airflow_provider_soundlink.operators.gcs_objects import bucket_locations
 from airflow_provider_soundlink.operators.lineage import ReportsLineage, bigquery_dataset, gcs_dataset
-from airflow_provider_soundlink.operators.links import BigQueryTableLink
-from airflow_provider_soundlink.schemas import TableDefinition, table_definition
-from airflow_provider_soundlink.sql import TableRef
+from airflow_provider_soundlink.operators.links import BigQueryJobLink, BigQueryTableLink
 
 if TYPE_CHECKING:
     from airflow_provider_soundlink.hooks.bigquery import SoundlinkBigQueryHook
@@ -73,7 +73,7 @@ class SoundlinkBigQueryMergeOperator(ReportsLineage, BaseOperator):
     list of them) defines the scope: its window x the values it covers of the table's scope columns
     (campaigns, and an engagement context; for link statistics groupings and filters), each exported over
     the whole window. Inside the scope the newest export of each scope value and report date wins whole,
-    whatever order loads run in (see :mod:`airflow_provider_soundlink.sql`); outside it nothing changes.
+    whatever order loads run in (see :mod:`airflow_provider_soundlink.core.sql`); outside it nothing changes.
 
     Steps: look the dataset up (creating it in ``location`` only if missing); check that the buckets are
     in a location the dataset loads from; create the target table if missing (partitioned by
@@ -105,7 +105,7 @@ class SoundlinkBigQueryMergeOperator(ReportsLineage, BaseOperator):
     :param max_uris_per_load_job: source URIs per load job, at most BigQuery's 10,000.
     :param maximum_bytes_billed: fail a MERGE, without charge, that would bill more bytes than this.
     :param add_new_fields: add the manifest's new export fields as NULLABLE columns (see
-        :mod:`airflow_provider_soundlink.new_fields`) and load them; off, they stay in GCS only.
+        :mod:`airflow_provider_soundlink.core.new_fields`) and load them; off, they stay in GCS only.
     :param deferrable: wait for each job in the triggerer; None takes ``[operators] default_deferrable``.
     :param poll_interval: seconds between the triggerer's checks of a job (deferrable only).
     :param max_job_attempts: attempts of a job refused for a passing reason.
@@ -123,7 +123,7 @@ class SoundlinkBigQueryMergeOperator(ReportsLineage, BaseOperator):
         "labels",
     )
     ui_color = "#4285f4"
-    operator_extra_links = (BigQueryTableLink(),)
+    operator_extra_links = (BigQueryTableLink(), BigQueryJobLink())
 
     def __init__(
         self,
@@ -247,7 +247,7 @@ class SoundlinkBigQueryMergeOperator(ReportsLineage, BaseOperator):
             hook.create_staging_table(
                 staging,
                 [*table.staging_schema(), *extra],
-                dt.datetime.now(dt.timezone.utc) + self.staging_expiration,
+                dt.datetime.now(dt.UTC) + self.staging_expiration,
                 f"Staging for a load into {table.name}; dropped after the MERGE.",
                 location,
             )
@@ -258,6 +258,7 @@ class SoundlinkBigQueryMergeOperator(ReportsLineage, BaseOperator):
         failure, but not when the task defers, since it resumes with it."""
         self._runner = BigQueryJobRunner(
             self,
+            context,
             load.hook,
             load.target.project,
             load.location,
@@ -314,7 +315,7 @@ class SoundlinkBigQueryMergeOperator(ReportsLineage, BaseOperator):
         stored = hook.ensure_table(target, table.table_resource(self.partition_expiration), location)
         expiration_ms = stored.time_partitioning.expiration_ms if stored.time_partitioning else None
         expiration = None if expiration_ms is None else dt.timedelta(milliseconds=int(expiration_ms))
-        expiring = expiring_days(expiration, scope.window, dt.datetime.now(dt.timezone.utc).date())
+        expiring = expiring_days(expiration, scope.window, dt.datetime.now(dt.UTC).date())
         if expiring is not None:
             self.log.warning(
                 "%s expires partitions after %s (its own setting, or its dataset's default partition "

@@ -8,11 +8,13 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
 
-from airflow_provider_soundlink.client.errors import SoundlinkConfigurationError
 from airflow_provider_soundlink.compat import BaseOperator, Context
-from airflow_provider_soundlink.exports import CAMPAIGN_EXPORTS, ExportKind, export_kind
+from airflow_provider_soundlink.core.exports import CAMPAIGN_EXPORTS, ExportKind, export_kind
+from airflow_provider_soundlink.core.manifest import ManifestEntry
+from airflow_provider_soundlink.core.schemas import table_definition
+from airflow_provider_soundlink.core.windows import DateWindow, slice_date_range
+from airflow_provider_soundlink.errors import SoundlinkConfigurationError
 from airflow_provider_soundlink.hooks.soundlink import SoundlinkHook
-from airflow_provider_soundlink.manifest import ManifestEntry
 from airflow_provider_soundlink.operators.arguments import (
     campaign_id_list,
     check_engagement_context,
@@ -22,8 +24,6 @@ from airflow_provider_soundlink.operators.arguments import (
 from airflow_provider_soundlink.operators.gcs_objects import complete_object_upload, gcs_uri
 from airflow_provider_soundlink.operators.lineage import ReportsLineage, api_dataset, gcs_dataset
 from airflow_provider_soundlink.operators.links import GcsFolderLink
-from airflow_provider_soundlink.schemas import table_definition
-from airflow_provider_soundlink.windows import DateWindow, slice_date_range
 
 
 def export_object_name(
@@ -55,7 +55,8 @@ class SoundlinkExportToGCSOperator(ReportsLineage, BaseOperator):
     exactly as received: fields the table definition does not know stay in the object, are named in a
     warning and in the manifest, and are ignored by the load.
 
-    The return value (XCom) is a list of :class:`~airflow_provider_soundlink.manifest.ManifestEntry`, one per
+    The return value (XCom) is a list of
+    :class:`~airflow_provider_soundlink.core.manifest.ManifestEntry`, one per
     object, for :class:`~airflow_provider_soundlink.operators.bigquery_merge.SoundlinkBigQueryMergeOperator`.
 
     :param export: ``"breakdown"`` or ``"engagement"`` (or an :class:`ExportKind`).
@@ -134,7 +135,7 @@ class SoundlinkExportToGCSOperator(ReportsLineage, BaseOperator):
         # Imported here, not at module level: DAG files import this module on every parse.
         from airflow.providers.google.cloud.hooks.gcs import GCSHook
 
-        soundlink = SoundlinkHook(soundlink_conn_id=self.soundlink_conn_id)
+        soundlink = SoundlinkHook(soundlink_conn_id=self.soundlink_conn_id).get_conn()
         lineage = self.record_lineage()
         gcs = GCSHook(gcp_conn_id=self.gcp_conn_id, impersonation_chain=self.impersonation_chain)
         manifest: list[ManifestEntry] = []

@@ -8,7 +8,7 @@ import logging
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
-from airflow_provider_soundlink.client.exports import NDJSON
+from airflow_provider_soundlink.client.streams import NDJSON
 
 if TYPE_CHECKING:
     from airflow.providers.google.cloud.hooks.gcs import GCSHook

@@ -10,24 +10,29 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-from airflow_provider_soundlink.client.api import LINK_STATS_GROUPS, LINK_STATS_MAX_PAGE_SIZE, LINK_STATS_PATH
-from airflow_provider_soundlink.client.errors import (
+from airflow_provider_soundlink.client.api import (
+    LINK_STATS_GROUPS,
+    LINK_STATS_MAX_PAGE_SIZE,
+    LINK_STATS_PATH,
+    SoundlinkClient,
+)
+from airflow_provider_soundlink.client.pagination import reread_when_changed
+from airflow_provider_soundlink.compat import BaseOperator, Context, mask_secret
+from airflow_provider_soundlink.core.exports import ExportKind
+from airflow_provider_soundlink.core.manifest import ManifestEntry
+from airflow_provider_soundlink.core.pseudonymise import PERSONAL_LINK_STATS_FIELDS, pseudonymise
+from airflow_provider_soundlink.core.schemas import table_definition
+from airflow_provider_soundlink.core.windows import slice_date_range
+from airflow_provider_soundlink.errors import (
     SoundlinkAPIError,
     SoundlinkConfigurationError,
     SoundlinkUnexpectedResponseError,
 )
-from airflow_provider_soundlink.client.pagination import reread_when_changed
-from airflow_provider_soundlink.compat import BaseOperator, Context, mask_secret
-from airflow_provider_soundlink.exports import ExportKind
 from airflow_provider_soundlink.hooks.soundlink import SoundlinkHook
-from airflow_provider_soundlink.manifest import ManifestEntry
 from airflow_provider_soundlink.operators.arguments import export_window, is_template
 from airflow_provider_soundlink.operators.gcs_objects import complete_object_upload, gcs_uri
 from airflow_provider_soundlink.operators.lineage import ReportsLineage, api_dataset, gcs_dataset
 from airflow_provider_soundlink.operators.links import GcsFolderLink
-from airflow_provider_soundlink.pseudonymise import PERSONAL_LINK_STATS_FIELDS, pseudonymise
-from airflow_provider_soundlink.schemas import table_definition
-from airflow_provider_soundlink.windows import slice_date_range
 
 FILTERS = ("campaign_id", "subscriber_id", "profile_id")
 """The endpoint's filters; each is stored in the ``filter_<name>`` column, '' when not used."""
@@ -102,7 +107,8 @@ class SoundlinkLinkStatsToGCSOperator(ReportsLineage, BaseOperator):
     ``pseudonymisation_secret`` extra (the task fails when it is missing); this covers ``ip`` and
     ``subscriber_id`` group values and the ``subscriber_id`` filter.
 
-    The return value (XCom) is a list of :class:`~airflow_provider_soundlink.manifest.ManifestEntry`, one per
+    The return value (XCom) is a list of
+    :class:`~airflow_provider_soundlink.core.manifest.ManifestEntry`, one per
     object, for :class:`~airflow_provider_soundlink.operators.bigquery_merge.SoundlinkBigQueryMergeOperator`
     with ``export="link_stats"``: its MERGE makes this run the truth for its days x groupings x filters.
 
@@ -209,7 +215,8 @@ class SoundlinkLinkStatsToGCSOperator(ReportsLineage, BaseOperator):
     def execute(self, context: Context) -> list[ManifestEntry]:
         groupings = grouping_list(self.groupings)
         window = export_window(self.report_start_date, self.report_end_date)
-        soundlink = SoundlinkHook(soundlink_conn_id=self.soundlink_conn_id)
+        hook = SoundlinkHook(soundlink_conn_id=self.soundlink_conn_id)
+        soundlink = hook.get_conn()
         lineage = self.record_lineage()
         lineage.read(api_dataset(soundlink.settings.base_url, LINK_STATS_PATH))
         if self.store_personal_data_raw:
@@ -219,7 +226,7 @@ class SoundlinkLinkStatsToGCSOperator(ReportsLineage, BaseOperator):
             )
             personal = _Personal(key=None)
         else:
-            personal = _Personal(key=soundlink.pseudonymisation_secret)
+            personal = _Personal(key=hook.pseudonymisation_secret)
         filters = {
             "campaign_id": self.campaign_id,
             # Rendering left the field holding the pseudonym (see render_template_fields).
@@ -275,7 +282,7 @@ class SoundlinkLinkStatsToGCSOperator(ReportsLineage, BaseOperator):
 
     def _write_object(
         self,
-        soundlink: SoundlinkHook,
+        soundlink: SoundlinkClient,
         gcs: Any,
         object_name: str,
         day: dt.date,
@@ -286,11 +293,11 @@ class SoundlinkLinkStatsToGCSOperator(ReportsLineage, BaseOperator):
     ) -> _Written:
         """Upload one day's grouping; the object appears only once every page is written (see
         complete_object_upload)."""
-        written = _Written(dt.datetime.now(dt.timezone.utc))
+        written = _Written(dt.datetime.now(dt.UTC))
         with complete_object_upload(gcs, self.bucket, object_name) as upload:
             for entry in soundlink.iter_link_stats(
-                dt.datetime.combine(day, dt.time(), dt.timezone.utc),
-                dt.datetime.combine(day, _LAST_MILLISECOND, dt.timezone.utc),
+                dt.datetime.combine(day, dt.time(), dt.UTC),
+                dt.datetime.combine(day, _LAST_MILLISECOND, dt.UTC),
                 grouping,
                 page_size=self.page_size,
                 **api_filters,

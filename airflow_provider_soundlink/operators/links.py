@@ -1,5 +1,5 @@
 """Extra links of the operators, as the google provider's operators have them: the MERGE task links to its
-BigQuery table, the export tasks to the GCS folder they wrote.
+BigQuery table and its latest job, the export tasks to the GCS folder they wrote.
 
 The task computes its link while it runs and pushes it to XCom (:meth:`SoundlinkLink.persist`); the link
 reads it back for the UI. They are this provider's own small classes, registered in its provider info
@@ -43,6 +43,18 @@ class BigQueryTableLink(SoundlinkLink):
     def url(project: str, dataset: str, table: str) -> str:
         query = {"referrer": "search", "project": project, "p": project, "d": dataset}
         return f"{CONSOLE}/bigquery?{urlencode({**query, 'page': 'table', 't': table})}"
+
+
+class BigQueryJobLink(SoundlinkLink):
+    """The task's latest BigQuery job, as the google provider's "BigQuery Job Detail" link opens it."""
+
+    name = "BigQuery Job Detail"
+    key = "soundlink_bigquery_job"
+
+    @staticmethod
+    def url(project: str, location: str, job_id: str) -> str:
+        workspace = f"!1m5!1m4!1m3!1s{quote(project)}!2s{quote(job_id)}!3s{quote(location)}"
+        return f"{CONSOLE}/bigquery?{urlencode({'project': project})}&ws={workspace}"
 
 
 class GcsFolderLink(SoundlinkLink):

@@ -6,25 +6,25 @@ from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, cast
 
-from airflow_provider_soundlink.client.errors import (
-    SoundlinkConfigurationError,
-    SoundlinkReconciliationError,
-)
 from airflow_provider_soundlink.compat import BaseOperator, Context
-from airflow_provider_soundlink.exports import ExportKind
-from airflow_provider_soundlink.hooks.soundlink import SoundlinkHook
-from airflow_provider_soundlink.load_plan import job_labels, query_configuration
-from airflow_provider_soundlink.operators.arguments import campaign_id_list, export_window, is_template
-from airflow_provider_soundlink.reconciliation import (
+from airflow_provider_soundlink.core.exports import ExportKind
+from airflow_provider_soundlink.core.load_plan import job_labels, query_configuration
+from airflow_provider_soundlink.core.reconciliation import (
     RECONCILED_METRICS,
     Tolerance,
     compare_totals,
     difference_table,
     sum_totals,
 )
-from airflow_provider_soundlink.schemas import table_definition
-from airflow_provider_soundlink.sql import TableRef, campaign_totals_query, string_array_parameter
-from airflow_provider_soundlink.windows import DateWindow, slice_date_range
+from airflow_provider_soundlink.core.schemas import table_definition
+from airflow_provider_soundlink.core.sql import TableRef, campaign_totals_query, string_array_parameter
+from airflow_provider_soundlink.core.windows import DateWindow, slice_date_range
+from airflow_provider_soundlink.errors import (
+    SoundlinkConfigurationError,
+    SoundlinkReconciliationError,
+)
+from airflow_provider_soundlink.hooks.soundlink import SoundlinkHook
+from airflow_provider_soundlink.operators.arguments import campaign_id_list, export_window, is_template
 
 ON_MISMATCH = ("fail", "warn")
 
@@ -32,7 +32,7 @@ ON_MISMATCH = ("fail", "warn")
 class SoundlinkReconcileOperator(BaseOperator):
     """Compare, per campaign, the sums of the summable metrics in ``campaign_country_daily`` over a window
     with Soundlink's overview endpoint for the same window, and fail or warn with a table of the
-    differences (see :mod:`airflow_provider_soundlink.reconciliation` for the metrics and the tolerance).
+    differences (see :mod:`airflow_provider_soundlink.core.reconciliation` for the metrics and the tolerance).
 
     Run it after the breakdown's MERGE. One query reads the table (only the window's partitions and the
     compared columns); the overview is fetched once per campaign and window of at most 90 days. Soundlink
@@ -126,7 +126,7 @@ class SoundlinkReconcileOperator(BaseOperator):
             return result
         labels = job_labels(context["ti"].dag_id, context["ti"].task_id, self.labels)
         table_totals = self._table_totals(target, window, campaign_ids, labels)
-        soundlink = SoundlinkHook(soundlink_conn_id=self.soundlink_conn_id)
+        soundlink = SoundlinkHook(soundlink_conn_id=self.soundlink_conn_id).get_conn()
         parts = slice_date_range(window.start, window.end)
         api_totals = {
             campaign_id: sum_totals((soundlink.get_overview(campaign_id, part) for part in parts), metrics)

@@ -13,11 +13,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from stand_ins import GCP_PROJECT, GcpEmulators, services
 
-from airflow_provider_soundlink.sandbox.testing import SandboxProcess
-from e2e.airflow_runner import AIRFLOW2_VENV, AIRFLOW3_VENV, AirflowEnvironment
-from e2e.dags_support import DAGS_FOLDER, LINEAGE_EVENTS, POOLS, PSEUDONYMISATION_KEY, dag_settings
+import soundlink_stand_ins as stand_ins
+from soundlink_sandbox.testing import SandboxProcess
+from soundlink_stand_ins.airflow_runner import AirflowEnvironment
+from soundlink_stand_ins.paths import AIRFLOW2_VENV, AIRFLOW3_VENV
+from soundlink_stand_ins.pipeline import (
+    DAGS_FOLDER,
+    LINEAGE_EVENTS,
+    POOLS,
+    PSEUDONYMISATION_KEY,
+    dag_settings,
+)
+from support.clean_install import CleanInstall, Release, build_release, install_release
+from support.emulators import GCP_PROJECT, GcpEmulators
 
 
 @dataclass(frozen=True)
@@ -46,8 +55,8 @@ def make_dags_environment(
     settings = {
         "STORAGE_EMULATOR_HOST": gcp_emulators.gcs_url,
         "BIGQUERY_EMULATOR_HOST": gcp_emulators.bigquery_url,
-        "AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT": services.google_connection_json(GCP_PROJECT),
-        "AIRFLOW_CONN_SOUNDLINK_DEFAULT": services.soundlink_connection_json(
+        "AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT": stand_ins.google_connection_json(GCP_PROJECT),
+        "AIRFLOW_CONN_SOUNDLINK_DEFAULT": stand_ins.soundlink_connection_json(
             sandbox_process.base_url, pseudonymisation_secret=PSEUDONYMISATION_KEY
         ),
         # Tests choose the dataset per run (conf "dataset_id"); this one only names the MERGE outlets.
@@ -101,3 +110,25 @@ def any_airflow(request: pytest.FixtureRequest) -> DagsEnvironment:
     """Each version's environment in turn."""
     environment: DagsEnvironment = request.getfixturevalue(request.param)
     return environment
+
+
+@pytest.fixture(scope="session")
+def release(tmp_path_factory: pytest.TempPathFactory) -> Release:
+    """The wheel and sdist built from this checkout, and their index check."""
+    return build_release(tmp_path_factory.mktemp("dist"))
+
+
+_INSTALLS: dict[str, CleanInstall] = {}
+
+
+@pytest.fixture
+def install(
+    request: pytest.FixtureRequest, release: Release, tmp_path_factory: pytest.TempPathFactory
+) -> CleanInstall:
+    """A clean install of the wheel with the Airflow named by the test's param (``airflow3``, ``airflow2``),
+    made once per session."""
+    name: str = request.param
+    if name not in _INSTALLS:
+        venv = AIRFLOW3_VENV if name == "airflow3" else AIRFLOW2_VENV
+        _INSTALLS[name] = install_release(release.wheel, venv, tmp_path_factory.mktemp(f"install-{name}"))
+    return _INSTALLS[name]

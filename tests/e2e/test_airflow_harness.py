@@ -13,9 +13,9 @@ import re
 
 import pytest
 
-from airflow_provider_soundlink.sandbox.testing import SandboxProcess
-from e2e.airflow_runner import AirflowRunError
 from e2e.conftest import DagsEnvironment
+from soundlink_sandbox.testing import SandboxProcess
+from soundlink_stand_ins.airflow_runner import AirflowRunError
 
 DAILY_DAG = "soundlink_metrics_daily"
 UNKNOWN_CAMPAIGN = "camp_unknown00000"

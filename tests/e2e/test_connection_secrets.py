@@ -8,7 +8,8 @@ from pathlib import Path
 
 import requests
 
-from e2e.airflow_runner import AIRFLOW3_VENV, AirflowEnvironment
+from soundlink_stand_ins.airflow_runner import AirflowEnvironment
+from soundlink_stand_ins.paths import AIRFLOW3_VENV
 
 
 def test_the_rest_api_hides_the_pseudonymisation_secret(tmp_path: Path) -> None:

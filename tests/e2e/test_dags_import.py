@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from e2e.airflow_runner import AIRFLOW2_VENV, AIRFLOW3_VENV
-from e2e.dags_support import parse_dags
+from soundlink_stand_ins.paths import AIRFLOW2_VENV, AIRFLOW3_VENV
+from soundlink_stand_ins.pipeline import parse_dags
 
 TABLES = {"breakdown": "campaign_country_daily", "engagement": "campaign_engagement_daily"}
 EXPORT_SHARDS = 3
@@ -28,6 +28,7 @@ def parsed(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         "PATH": str(venv / "bin"),
         "SOUNDLINK_BIGQUERY_PROJECT": "soundlink-local",
         "SOUNDLINK_BIGQUERY_DATASET": "metrics",
+        "SOUNDLINK_GCS_BUCKET": "exports",
         "SOUNDLINK_CAMPAIGN_IDS": "camp_a, camp_b,camp_a",
         "SOUNDLINK_EXPORT_SHARDS": str(EXPORT_SHARDS),
         "SOUNDLINK_RECONCILE": "warn",
@@ -35,9 +36,32 @@ def parsed(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     return parse_dags(venv / "bin" / "python", tmp_path_factory.mktemp(venv.name), environment)
 
 
-def test_both_dags_parse_without_errors(parsed: dict[str, Any]) -> None:
+def test_every_dag_parses_without_errors(parsed: dict[str, Any]) -> None:
     assert parsed["import_errors"] == {}
-    assert sorted(parsed["dags"]) == ["soundlink_metrics_backfill", "soundlink_metrics_daily"]
+    assert sorted(parsed["dags"]) == [
+        "soundlink_metrics_backfill",
+        "soundlink_metrics_daily",
+        "soundlink_metrics_example",
+    ]
+
+
+def test_the_copyable_dag_is_two_export_shards_then_one_merge_per_export(parsed: dict[str, Any]) -> None:
+    example = parsed["dags"]["soundlink_metrics_example"]
+    tasks = example["tasks"]
+    assert (example["timetable"], example["schedule"], example["catchup"]) == (
+        "CronDataIntervalTimetable",
+        "0 0 * * *",
+        False,
+    )
+    assert tasks["plan_shards"]["pool"] == "soundlink_api"
+    for export in TABLES:
+        shards = [f"export_{export}_{shard}" for shard in range(2)]
+        for shard in shards:
+            assert tasks[shard]["upstream"] == ["plan_shards"]
+            assert tasks[shard]["pool"] == "soundlink_api"
+        assert tasks[f"merge_{export}"]["upstream"] == shards
+        assert tasks[f"merge_{export}"]["pool"] == "soundlink_bigquery_merge"
+    assert len(tasks) == 1 + 2 * (2 + 1)
 
 
 def test_the_daily_dag_runs_daily_without_catchup(parsed: dict[str, Any]) -> None:

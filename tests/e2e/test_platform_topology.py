@@ -15,13 +15,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from stand_ins import GCP_PROJECT, SANDBOX_TODAY, GcpEmulators, services
 
-from airflow_provider_soundlink.sandbox.testing import SandboxProcess
-from airflow_provider_soundlink.windows import DateWindow
-from e2e.airflow_runner import AIRFLOW2_VENV, AIRFLOW3_VENV, AirflowEnvironment, CeleryWorker, day_interval
+import soundlink_stand_ins as stand_ins
+from airflow_provider_soundlink.core.windows import DateWindow
 from e2e.conftest import make_dags_environment
-from e2e.dags_support import Warehouse, celery_deployment
+from soundlink_sandbox.testing import SandboxProcess
+from soundlink_stand_ins.airflow_runner import AirflowEnvironment, CeleryWorker, day_interval
+from soundlink_stand_ins.paths import AIRFLOW2_VENV, AIRFLOW3_VENV
+from soundlink_stand_ins.pipeline import Warehouse, celery_deployment
+from support.emulators import GCP_PROJECT, SANDBOX_TODAY, GcpEmulators
 
 DAILY_DAG = "soundlink_metrics_daily"
 CAMPAIGNS = ["camp_aesuou0yx3p5", "camp_medanery0y5l"]
@@ -30,26 +32,24 @@ LAST_CLOSED_DAY = SANDBOX_TODAY - dt.timedelta(days=1)
 REVISION_DAYS = dt.timedelta(days=7)
 EXPORT_SHARDS = 2
 WORKERS = ("worker-a", "worker-b")
-Service = Any
-"""scripts/services.py's RunningService (that module is loaded from its file, out of mypy's sight)."""
 
 
 @pytest.fixture(scope="module")
-def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
-    service = services.start_postgres(tmp_path_factory.mktemp("postgres"))
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[stand_ins.RunningService]:
+    service = stand_ins.start_postgres(tmp_path_factory.mktemp("postgres"))
     try:
         yield service
     finally:
-        services.stop_postgres(service)
+        stand_ins.stop_postgres(service)
 
 
 @pytest.fixture(scope="module")
-def redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
-    service = services.start_redis(tmp_path_factory.mktemp("redis"))
+def redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[stand_ins.RunningService]:
+    service = stand_ins.start_redis(tmp_path_factory.mktemp("redis"))
     try:
         yield service
     finally:
-        services.stop_process_group(service.pid)
+        stand_ins.stop_process_group(service.pid)
 
 
 def conf(warehouse: Warehouse) -> dict[str, object]:
@@ -60,20 +60,20 @@ def conf(warehouse: Warehouse) -> dict[str, object]:
 # with a 2-day backfill; the 1-day backfill of today takes less: 3x and more.
 @pytest.mark.timeout(1200)
 def test_airflow3_with_postgres_and_two_celery_workers_runs_a_daily_run_and_a_backfill(
-    postgres: Service,
-    redis: Service,
+    postgres: stand_ins.RunningService,
+    redis: stand_ins.RunningService,
     tmp_path_factory: pytest.TempPathFactory,
     gcp_emulators: GcpEmulators,
     _sandbox_process: SandboxProcess,
     sandbox: SandboxProcess,
 ) -> None:
-    database = services.create_postgres_database(postgres, "airflow3")
-    database_url = services.postgres_url(postgres, database)
+    database = stand_ins.create_postgres_database(postgres, "airflow3")
+    database_url = stand_ins.postgres_url(postgres, database)
     deployment = {
         **celery_deployment(
             database_url=database_url,
             broker_url=f"redis://127.0.0.1:{redis.port}/0",
-            result_backend=services.postgres_url(postgres, database, driver="db+postgresql+psycopg2"),
+            result_backend=stand_ins.postgres_url(postgres, database, driver="db+postgresql+psycopg2"),
         ),
         # Two workers of one slot each: two tasks at a time, one per worker.
         "AIRFLOW__CORE__PARALLELISM": "2",
@@ -95,7 +95,7 @@ def test_airflow3_with_postgres_and_two_celery_workers_runs_a_daily_run_and_a_ba
     backfill = Warehouse(GCP_PROJECT, "platform_backfill")
     # Airflow 3 gives a triggered run the data interval that ends when it is triggered (its run_after), as
     # the scheduler does for a daily run: the sandbox's today is today.
-    today = dt.datetime.now(dt.timezone.utc).date()
+    today = dt.datetime.now(dt.UTC).date()
     sandbox.set_today(today)
 
     with airflow.daemons(celery_workers=workers, triggerer=True) as daemons:
@@ -149,13 +149,13 @@ def assert_the_merges_waited_in_the_triggerer(triggerer_log: str, runs: int) -> 
 
 @pytest.mark.airflow2
 def test_airflow2_with_postgres_and_the_local_executor_runs_a_daily_run(
-    postgres: Service,
+    postgres: stand_ins.RunningService,
     tmp_path_factory: pytest.TempPathFactory,
     gcp_emulators: GcpEmulators,
     _sandbox_process: SandboxProcess,
     sandbox: SandboxProcess,
 ) -> None:
-    database = services.create_postgres_database(postgres, "airflow2")
+    database = stand_ins.create_postgres_database(postgres, "airflow2")
     deployment = {
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
         "AIRFLOW__CORE__PARALLELISM": "2",
@@ -167,7 +167,7 @@ def test_airflow2_with_postgres_and_the_local_executor_runs_a_daily_run(
         tmp_path_factory,
         gcp_emulators,
         _sandbox_process,
-        services.postgres_url(postgres, database),
+        stand_ins.postgres_url(postgres, database),
         deployment,
     )
     warehouse = Warehouse(GCP_PROJECT, "platform_airflow2")

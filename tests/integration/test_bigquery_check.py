@@ -10,7 +10,7 @@ import pytest
 from airflow.providers.google.cloud.hooks.bigquery import BigQueryHook
 
 from airflow_provider_soundlink.bigquery_check import NOT_MEASURED, NOTHING_TO_JUDGE, check_tables, main
-from airflow_provider_soundlink.schemas import table_definition
+from airflow_provider_soundlink.core.schemas import table_definition
 
 
 def test_the_emulator_is_reported_as_unable_to_dry_run_and_nothing_is_left(

@@ -1,0 +1,3 @@
+from soundlink_sandbox.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,3 @@
+from soundlink_stand_ins.cli import main
+
+raise SystemExit(main())
