@@ -8,7 +8,8 @@ local-bigquery on 127.0.0.1, prepares a throw-away Airflow home over the reposit
    the 7 days before it;
 2. ``airflow dags test soundlink_metrics_backfill`` over 120 days (two 90-day-or-less export slices per
    campaign, one MERGE per export);
-3. prints what landed in BigQuery.
+3. prints what landed in BigQuery, and draws it (daily streams and spend per campaign) into
+   ``.run/demo/soundlink-demo.png``.
 
 Everything it started is stopped on the way out, also after a failure or Ctrl-C. Run it with the Airflow 3
 environment's interpreter: ``.venvs/af3/bin/python scripts/demo.py``.
@@ -30,6 +31,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import soundlink_stand_ins as stand_ins
+from soundlink_stand_ins.chart import write_chart
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SANDBOX_TODAY = dt.date(2026, 6, 15)
@@ -38,6 +40,7 @@ BACKFILL_START = dt.date(2026, 1, 1)
 BACKFILL_END = dt.date(2026, 4, 30)
 PROJECT = stand_ins.DEFAULT_PROJECT
 DATASET = "soundlink_demo"
+CHART = REPO_ROOT / ".run" / "demo" / "soundlink-demo.png"
 BUCKET = "soundlink-demo"
 POOLS = {
     "soundlink_api": (2, "concurrent Soundlink API calls"),
@@ -153,6 +156,13 @@ class Demo:
         total_spend = sum(row.spend for row in per_campaign)
         total_streams = sum(row.streams for row in per_campaign)
         print(f"    {'all campaigns':<36} {'':>5}  {total_spend:>17,.2f}  {total_streams:>10,}")
+        daily = rows(
+            "SELECT campaign_id, report_date, SUM(streams) AS streams, SUM(spend_total) AS spend"
+            f" FROM `{PROJECT}.{DATASET}.campaign_country_daily` GROUP BY campaign_id, report_date"
+        )
+        title = f"Soundlink campaigns in {PROJECT}.{DATASET}.campaign_country_daily"
+        chart = write_chart((dict(row.items()) for row in daily), CHART, title)
+        print(f"\n    chart of daily streams and spend per campaign: {chart}")
 
     def stop(self) -> None:
         for service in reversed(self.started):
