@@ -39,6 +39,11 @@ except ImportError:  # Airflow 2.11
 from airflow.exceptions import AirflowProviderDeprecationWarning as AirflowProviderDeprecationWarning
 
 try:  # Airflow 3
+    from airflow.sdk.observability.stats import Stats as Stats
+except ImportError:  # Airflow 2.11
+    from airflow.stats import Stats  # type: ignore[no-redef,attr-defined]
+
+try:  # Airflow 3
     from airflow.sdk.configuration import conf as _conf
 except ImportError:  # Airflow 2.11
     from airflow.configuration import conf as _conf  # type: ignore[no-redef]
@@ -60,6 +65,7 @@ __all__ = [
     "BaseOperatorLink",
     "Context",
     "Param",
+    "Stats",
     "TaskDeferred",
     "XCom",
     "default_deferrable",

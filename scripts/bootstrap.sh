@@ -25,6 +25,8 @@ PSYCOPG2_VERSION=2.9.13
 # sets one on it (is_encrypted): every connection with a password then fails to load.
 AIRFLOW2_CRYPTOGRAPHY_VERSION=50.0.2
 ASYNCPG_VERSION=0.32.0
+# Airflow's statsd extra: the end-to-end tests read the provider's metrics from a StatsD listener.
+STATSD_VERSION=4.0.1
 LOCAL_BIGQUERY_VERSION=0.3.2
 DUCKDB_VERSION=1.5.5
 
@@ -52,6 +54,7 @@ airflow_env() {
         "apache-airflow-providers-google==$GOOGLE_PROVIDER_VERSION" \
         "apache-airflow-providers-openlineage==$OPENLINEAGE_PROVIDER_VERSION" \
         "psycopg2-binary==$PSYCOPG2_VERSION" \
+        "statsd==$STATSD_VERSION" \
         "$@" \
         -e ".[$extras]" -e ./sandbox -e ./stand_ins
     echo "$want" > "$dir/.stamp"

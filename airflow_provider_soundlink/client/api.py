@@ -340,7 +340,7 @@ class SoundlinkClient:
             with open_target() as target:
                 response = self.transport.send(context, accept=NDJSON)
                 file_name = suggested_file_name(response.headers.get("Content-Disposition")) or fallback_name
-                row_count, new_fields = copy_checked_export(
+                copied = copy_checked_export(
                     context,
                     response,
                     target,
@@ -348,7 +348,9 @@ class SoundlinkClient:
                     timeout=settings.export_timeout,
                     progress_interval=settings.progress_interval,
                 )
-            return ExportSummary(row_count, new_fields, file_name, answer_time(response))
+            return ExportSummary(
+                copied.rows, copied.new_fields, file_name, copied.bytes, answer_time(response)
+            )
 
         return self.transport.call(attempt)
 

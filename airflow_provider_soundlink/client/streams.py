@@ -84,9 +84,19 @@ class ExportSummary(NamedTuple):
     """Fields the export's table definition does not know (a schema addition on Soundlink's side), each
     with the JSON kinds of its values (see :mod:`airflow_provider_soundlink.core.new_fields`)."""
     file_name: str
+    byte_count: int
+    """The bytes written: the lines as received, each ending in a newline, blank lines dropped."""
     answered_at: dt.datetime | None
     """When the API answered the export (its ``Date`` header): the export holds the rows as of then. None
     when the answer carried no usable ``Date``."""
+
+
+class CopiedExport(NamedTuple):
+    """What :func:`copy_checked_export` wrote."""
+
+    rows: int
+    bytes: int
+    new_fields: dict[str, frozenset[str]]
 
 
 def answer_time(response: requests.Response) -> dt.datetime | None:
@@ -177,10 +187,10 @@ def copy_checked_export(
     columns: Sequence[LoadColumn],
     timeout: float,
     progress_interval: float,
-) -> tuple[int, dict[str, frozenset[str]]]:
+) -> CopiedExport:
     """Write one export response to ``fileobj``, every line checked as the module docstring says (values
-    against ``columns``), and return its row count and the fields outside ``columns`` with the JSON kinds
-    of their values; closes the response.
+    against ``columns``), and return its row and byte counts and the fields outside ``columns`` with the
+    JSON kinds of their values; closes the response.
 
     Lines are written as received, each ending in a newline; blank lines are dropped. Runs of lines are
     checked whole in C where they can be (see
@@ -192,6 +202,12 @@ def copy_checked_export(
     canonical_with_new_fields = CanonicalRows(columns, allow_unknown_fields=True)
     known = frozenset(column.name for column in columns)
     new_fields: dict[str, set[str]] = {}
+    written = 0
+
+    def write(data: bytes) -> None:
+        nonlocal written
+        fileobj.write(data)
+        written += len(data)
 
     def note_new_fields(row: Mapping[str, Any]) -> None:
         for name in row.keys() - known:
@@ -203,24 +219,24 @@ def copy_checked_export(
             lines = _lines_between_objects(block)
             if lines is not None and canonical.count(block) == lines:
                 stream.count_clean(lines)
-                fileobj.write(block)
+                write(block)
                 continue
             if lines is not None and canonical_with_new_fields.count(block) == lines:
                 for raw in block.split(b"\n")[:-1]:
                     note_new_fields(stream.line(raw, checked_row, check_values=False) or {})
-                fileobj.write(block)
+                write(block)
                 continue
             for raw in block.split(b"\n")[:-1]:
                 row = stream.line(raw)
                 if row is not None:
                     note_new_fields(row)
-                    fileobj.write(raw + b"\n")
+                    write(raw + b"\n")
         last = stream.last_line()
         if last is not None:
             note_new_fields(last.row)
-            fileobj.write(last.raw + b"\n")
+            write(last.raw + b"\n")
         stream.finish()
-    return stream.rows, {name: frozenset(kinds) for name, kinds in new_fields.items()}
+    return CopiedExport(stream.rows, written, {name: frozenset(kinds) for name, kinds in new_fields.items()})
 
 
 def _lines_between_objects(block: bytes) -> int | None:

@@ -131,6 +131,8 @@ class Transport:
         self._backoff = wait_exponential_jitter(
             initial=settings.backoff_initial, max=settings.backoff_max, jitter=settings.backoff_initial
         )
+        self.retry_listeners: list[Callable[[SoundlinkError], None]] = []
+        """Called with the error of each attempt that is about to be tried again (the hook counts them)."""
 
     def context(
         self,
@@ -225,6 +227,8 @@ class Transport:
             state.upcoming_sleep,
             error,
         )
+        for listener in self.retry_listeners:
+            listener(error)
 
 
 def _beyond_budget(error: SoundlinkAPIError, settings: ClientSettings, left: float) -> SoundlinkAPIError:

@@ -320,3 +320,25 @@ __all__ = [
     "retry_wait",
     "staging_table_name",
 ]
+
+
+@dataclass(frozen=True)
+class MergeCounts:
+    """What a task's MERGE jobs changed, from their statistics, and what BigQuery billed for them."""
+
+    inserted: int
+    deleted: int
+    affected: int
+    bytes_billed: int
+
+
+def merge_counts(merges: Sequence[Any]) -> MergeCounts:
+    """Add up finished MERGE jobs' DML statistics (``dml_stats``, ``num_dml_affected_rows``) and billed
+    bytes (``total_bytes_billed``, None until BigQuery reports it)."""
+    stats = [job.dml_stats for job in merges if job.dml_stats is not None]
+    return MergeCounts(
+        inserted=sum(int(stat.inserted_row_count or 0) for stat in stats),
+        deleted=sum(int(stat.deleted_row_count or 0) for stat in stats),
+        affected=sum(int(job.num_dml_affected_rows or 0) for job in merges),
+        bytes_billed=sum(int(job.total_bytes_billed or 0) for job in merges),
+    )

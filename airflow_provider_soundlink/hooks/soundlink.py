@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from functools import cached_property
 from typing import Any, TypeVar
 
+from airflow_provider_soundlink import metrics
 from airflow_provider_soundlink.client.api import SoundlinkClient
 from airflow_provider_soundlink.client.defaults import (
     DEFAULT_EXPORT_TIMEOUT_SECONDS,
@@ -129,7 +130,9 @@ class SoundlinkHook(BaseHook):
 
     @cached_property
     def client(self) -> SoundlinkClient:
-        return SoundlinkClient(self.settings)
+        client = SoundlinkClient(self.settings)
+        client.transport.retry_listeners.append(metrics.api_retry)
+        return client
 
     def get_conn(self) -> SoundlinkClient:
         """Return the client, authenticated with the connection's key (built once per hook)."""

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_soundlink import metrics
 from airflow_provider_soundlink.compat import (
     AirflowSkipException,
     Asset,
@@ -20,10 +22,10 @@ from airflow_provider_soundlink.core.load_plan import (
     MAX_SOURCE_URIS_PER_LOAD_JOB,
     Step,
     TryIdentity,
-    bucket_location_problem,
     expiring_days,
     job_labels,
     load_jobs,
+    merge_counts,
     staging_table_name,
 )
 from airflow_provider_soundlink.core.manifest import ManifestScope, flatten_manifests, manifest_scope
@@ -33,8 +35,8 @@ from airflow_provider_soundlink.core.sql import TableRef
 from airflow_provider_soundlink.errors import SoundlinkConfigurationError
 from airflow_provider_soundlink.operators.arguments import check_merge_arguments, is_template
 from airflow_provider_soundlink.operators.bigquery_jobs import BigQueryJobRunner, try_identity
-from airflow_provider_soundlink.operators.gcs_objects import bucket_locations
-from airflow_provider_soundlink.operators.lineage import ReportsLineage, bigquery_dataset, gcs_dataset
+from airflow_provider_soundlink.operators.gcs_objects import check_bucket_locations
+from airflow_provider_soundlink.operators.lineage import RecordedLineage, ReportsLineage, record_load
 from airflow_provider_soundlink.operators.links import BigQueryJobLink, BigQueryTableLink
 
 if TYPE_CHECKING:
@@ -183,6 +185,14 @@ class SoundlinkBigQueryMergeOperator(ReportsLineage, BaseOperator):
             context, self._prepare(context, resumed=True), finished=Step.parse(event["step"])
         )
 
+    def planned_lineage(self) -> RecordedLineage:
+        planned = RecordedLineage()
+        with contextlib.suppress(SoundlinkConfigurationError, TypeError, KeyError):  # not rendered yet
+            uris = [entry["uri"] for entry in flatten_manifests(self.manifest) if entry["row_count"] > 0]
+            target = TableRef(self.project_id, self.dataset_id, self.table_id)
+            record_load(planned, uris, target, ExportKind(self.export).table_name, [])
+        return planned
+
     def on_kill(self) -> None:
         """Cancel the job the task waits on, so a killed task leaves no MERGE running."""
         if self._runner is not None:
@@ -216,7 +226,7 @@ class SoundlinkBigQueryMergeOperator(ReportsLineage, BaseOperator):
             BigQueryTableLink.persist(
                 context, BigQueryTableLink.url(target.project, target.dataset, target.table)
             )
-            self._check_bucket_locations(location, uris)
+            check_bucket_locations(self.gcp_conn_id, self.impersonation_chain, location, uris)
             extra = self._set_target_up(hook, table, target, entries, location, scope)
             self.log.info(
                 "Loading %d of %d exported objects (the rest are empty) for %s over %s into %s",
@@ -237,12 +247,7 @@ class SoundlinkBigQueryMergeOperator(ReportsLineage, BaseOperator):
             max_uris=self.max_uris_per_load_job,
             maximum_bytes_billed=self.maximum_bytes_billed,
         )
-        lineage = self.record_lineage()
-        for uri in uris:
-            lineage.read(gcs_dataset(uri))
-        lineage.wrote(
-            bigquery_dataset(target.project, target.dataset, target.table, [*table.bigquery_schema(), *extra])
-        )
+        record_load(self.record_lineage(), uris, target, table.name, [*table.bigquery_schema(), *extra])
         if not resumed:
             hook.create_staging_table(
                 staging,
@@ -277,16 +282,19 @@ class SoundlinkBigQueryMergeOperator(ReportsLineage, BaseOperator):
             raise
         load.hook.drop_table(load.staging)
         merges = [job for (kind, _), job in zip(load.jobs, jobs, strict=True) if kind == "merge"]
-        stats = [job.dml_stats for job in merges if job.dml_stats is not None]
-        inserted = sum(int(stat.inserted_row_count or 0) for stat in stats)
-        deleted = sum(int(stat.deleted_row_count or 0) for stat in stats)
+        counts = merge_counts(merges)
+        if self._lineage is not None:
+            self._lineage.bigquery_job = merges[-1].job_id
+        metrics.merged(
+            load.target.table, counts.inserted, counts.deleted, counts.bytes_billed, self.dag_id, self.task_id
+        )
         self.log.info(
             "Loaded %d rows into staging; the MERGE into %s inserted %d rows and deleted %d (rows of days "
             "stored from a newer export are deleted and inserted as they were)",
             rows_loaded,
             load.target,
-            inserted,
-            deleted,
+            counts.inserted,
+            counts.deleted,
         )
         return {
             "table": str(load.target),
@@ -296,9 +304,9 @@ class SoundlinkBigQueryMergeOperator(ReportsLineage, BaseOperator):
             "scope": {column: list(values) for column, values in load.scope.values.items()},
             "objects_loaded": len(load.uris),
             "rows_loaded": rows_loaded,
-            "rows_affected": sum(int(job.num_dml_affected_rows or 0) for job in merges),
-            "rows_inserted": inserted,
-            "rows_deleted": deleted,
+            "rows_affected": counts.affected,
+            "rows_inserted": counts.inserted,
+            "rows_deleted": counts.deleted,
         }
 
     def _set_target_up(
@@ -338,12 +346,3 @@ class SoundlinkBigQueryMergeOperator(ReportsLineage, BaseOperator):
                     ", ".join(f"{name} {kind}" for name, kind in additions.items()),
                 )
         return columns_beyond(table.column_names, schema)
-
-    def _check_bucket_locations(self, dataset_location: str, uris: Sequence[str]) -> None:
-        """Fail before any job when a bucket is in a location the dataset cannot load from."""
-        from airflow.providers.google.cloud.hooks.gcs import GCSHook
-
-        gcs = GCSHook(gcp_conn_id=self.gcp_conn_id, impersonation_chain=self.impersonation_chain)
-        problem = bucket_location_problem(dataset_location, bucket_locations(gcs, uris))
-        if problem is not None:
-            raise SoundlinkConfigurationError(problem)

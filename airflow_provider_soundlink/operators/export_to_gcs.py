@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
 
+from airflow_provider_soundlink import metrics
 from airflow_provider_soundlink.compat import BaseOperator, Context
 from airflow_provider_soundlink.core.exports import CAMPAIGN_EXPORTS, ExportKind, export_kind
 from airflow_provider_soundlink.core.manifest import ManifestEntry
@@ -22,7 +23,13 @@ from airflow_provider_soundlink.operators.arguments import (
     is_template,
 )
 from airflow_provider_soundlink.operators.gcs_objects import complete_object_upload, gcs_uri
-from airflow_provider_soundlink.operators.lineage import ReportsLineage, api_dataset, gcs_dataset
+from airflow_provider_soundlink.operators.lineage import (
+    RecordedLineage,
+    ReportsLineage,
+    api_dataset,
+    gcs_dataset,
+    gcs_folder_dataset,
+)
 from airflow_provider_soundlink.operators.links import GcsFolderLink
 
 
@@ -159,7 +166,10 @@ class SoundlinkExportToGCSOperator(ReportsLineage, BaseOperator):
                     engagement_context=self.engagement_context,
                 )
                 uri = gcs_uri(self.bucket, object_name)
-                lineage.wrote(gcs_dataset(uri))
+                lineage.wrote(gcs_dataset(uri, table.name))
+                metrics.exported(
+                    self.export.value, summary.row_count, summary.byte_count, self.dag_id, self.task_id
+                )
                 self.log.info(
                     "Exported %d rows of campaign %s %s to %s", summary.row_count, campaign_id, part, uri
                 )
@@ -181,6 +191,11 @@ class SoundlinkExportToGCSOperator(ReportsLineage, BaseOperator):
                 manifest.append(entry)
         self._warn_about_new_fields(table.name, manifest)
         return manifest
+
+    def planned_lineage(self) -> RecordedLineage:
+        planned = RecordedLineage()
+        planned.wrote(gcs_folder_dataset(self.bucket, self.object_prefix, self.export.table_name))
+        return planned
 
     def _scope(self, campaign_id: str) -> dict[str, str]:
         """The scope columns this object covers one value of; without a context it covers all contexts."""

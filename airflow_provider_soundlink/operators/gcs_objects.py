@@ -9,6 +9,8 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from airflow_provider_soundlink.client.streams import NDJSON
+from airflow_provider_soundlink.core.load_plan import bucket_location_problem
+from airflow_provider_soundlink.errors import SoundlinkConfigurationError
 
 if TYPE_CHECKING:
     from airflow.providers.google.cloud.hooks.gcs import GCSHook
@@ -39,6 +41,21 @@ def bucket_locations(gcs: GCSHook, uris: Sequence[str]) -> dict[str, str | None]
             log.info("Could not read the location of bucket %s (%s); not checking it", name, error)
             locations[name] = None
     return locations
+
+
+def check_bucket_locations(
+    gcp_conn_id: str,
+    impersonation_chain: str | Sequence[str] | None,
+    dataset_location: str,
+    uris: Sequence[str],
+) -> None:
+    """Fail before any job when a bucket of ``uris`` is in a location the dataset cannot load from."""
+    from airflow.providers.google.cloud.hooks.gcs import GCSHook
+
+    gcs = GCSHook(gcp_conn_id=gcp_conn_id, impersonation_chain=impersonation_chain)
+    problem = bucket_location_problem(dataset_location, bucket_locations(gcs, uris))
+    if problem is not None:
+        raise SoundlinkConfigurationError(problem)
 
 
 @contextlib.contextmanager

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
+from airflow_provider_soundlink import metrics
 from airflow_provider_soundlink.client.api import (
     LINK_STATS_GROUPS,
     LINK_STATS_MAX_PAGE_SIZE,
@@ -31,7 +32,13 @@ from airflow_provider_soundlink.errors import (
 from airflow_provider_soundlink.hooks.soundlink import SoundlinkHook
 from airflow_provider_soundlink.operators.arguments import export_window, is_template
 from airflow_provider_soundlink.operators.gcs_objects import complete_object_upload, gcs_uri
-from airflow_provider_soundlink.operators.lineage import ReportsLineage, api_dataset, gcs_dataset
+from airflow_provider_soundlink.operators.lineage import (
+    RecordedLineage,
+    ReportsLineage,
+    api_dataset,
+    gcs_dataset,
+    gcs_folder_dataset,
+)
 from airflow_provider_soundlink.operators.links import GcsFolderLink
 
 FILTERS = ("campaign_id", "subscriber_id", "profile_id")
@@ -198,6 +205,11 @@ class SoundlinkLinkStatsToGCSOperator(ReportsLineage, BaseOperator):
         self.gcp_conn_id = gcp_conn_id
         self.impersonation_chain = impersonation_chain
 
+    def planned_lineage(self) -> RecordedLineage:
+        planned = RecordedLineage()
+        planned.wrote(gcs_folder_dataset(self.bucket, self.object_prefix, ExportKind.LINK_STATS.table_name))
+        return planned
+
     def render_template_fields(self, context: Context, jinja_env: Any = None) -> None:
         """Render as Airflow does, then keep a raw ``subscriber_id`` out of the rendered fields.
 
@@ -261,7 +273,10 @@ class SoundlinkLinkStatsToGCSOperator(ReportsLineage, BaseOperator):
                     soundlink.settings.max_attempts,
                 )
                 uri = gcs_uri(self.bucket, object_name)
-                lineage.wrote(gcs_dataset(uri))
+                lineage.wrote(gcs_dataset(uri, table.name))
+                metrics.exported(
+                    ExportKind.LINK_STATS.value, written.rows, written.bytes, self.dag_id, self.task_id
+                )
                 self.log.info("Exported %d link-stats rows of %s to %s", written.rows, day, uri)
                 manifest.append(
                     ManifestEntry(
@@ -303,9 +318,11 @@ class SoundlinkLinkStatsToGCSOperator(ReportsLineage, BaseOperator):
                 **api_filters,
             ):
                 row = _row(day, grouping, entry, stored_filters, written.exported_at, personal)
-                upload.write(json.dumps(row, separators=(",", ":")).encode() + b"\n")
+                line = json.dumps(row, separators=(",", ":")).encode() + b"\n"
+                upload.write(line)
                 written.new_fields.update(set(entry) - _expected_fields(grouping))
                 written.rows += 1
+                written.bytes += len(line)
         return written
 
     def _warn_about_new_fields(self, manifest: list[ManifestEntry]) -> None:
@@ -324,6 +341,7 @@ class _Written:
 
     exported_at: dt.datetime
     rows: int = 0
+    bytes: int = 0
     new_fields: set[str] = field(default_factory=set)
 
 

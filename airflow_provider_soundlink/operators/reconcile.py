@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, cast
+from urllib.parse import quote
 
 from airflow_provider_soundlink.compat import BaseOperator, Context
 from airflow_provider_soundlink.core.exports import ExportKind
@@ -25,11 +26,12 @@ from airflow_provider_soundlink.errors import (
 )
 from airflow_provider_soundlink.hooks.soundlink import SoundlinkHook
 from airflow_provider_soundlink.operators.arguments import campaign_id_list, export_window, is_template
+from airflow_provider_soundlink.operators.lineage import ReportsLineage, api_dataset, bigquery_dataset
 
 ON_MISMATCH = ("fail", "warn")
 
 
-class SoundlinkReconcileOperator(BaseOperator):
+class SoundlinkReconcileOperator(ReportsLineage, BaseOperator):
     """Compare, per campaign, the sums of the summable metrics in ``campaign_country_daily`` over a window
     with Soundlink's overview endpoint for the same window, and fail or warn with a table of the
     differences (see :mod:`airflow_provider_soundlink.core.reconciliation` for the metrics and the tolerance).
@@ -127,6 +129,11 @@ class SoundlinkReconcileOperator(BaseOperator):
         labels = job_labels(context["ti"].dag_id, context["ti"].task_id, self.labels)
         table_totals = self._table_totals(target, window, campaign_ids, labels)
         soundlink = SoundlinkHook(soundlink_conn_id=self.soundlink_conn_id).get_conn()
+        lineage = self.record_lineage()
+        lineage.read(bigquery_dataset(target.project, target.dataset, target.table, []))
+        for campaign_id in campaign_ids:
+            overview = f"/v1/campaigns/{quote(campaign_id, safe='')}/metrics/overview"
+            lineage.read(api_dataset(soundlink.base_url, overview))
         parts = slice_date_range(window.start, window.end)
         api_totals = {
             campaign_id: sum_totals((soundlink.get_overview(campaign_id, part) for part in parts), metrics)

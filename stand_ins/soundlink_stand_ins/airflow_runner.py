@@ -24,15 +24,20 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from soundlink_stand_ins.paths import REPO_ROOT
+
 logger = logging.getLogger(__name__)
+
+INIT_SCRIPT = REPO_ROOT / "scripts" / "airflow-init.sh"
+"""What a deployment runs once before its daemons start (docker-compose.yaml's airflow-init)."""
 
 
 TERMINAL_RUN_STATES = frozenset({"success", "failed"})
 FAILED_TASK_STATES = ("failed", "upstream_failed")
 LOG_TAIL_LINES = 40
 COMMAND_TIMEOUT_SECONDS = 300
-# The longest backfill, 3 days of the daily DAG on 2.11, took about 100 s here (two test processes
-# sharing two cores); 10 days took 281-440 s. At least 3x the longest.
+# The longest backfill, 3 days of the daily DAG on 2.11, took 155 s here (two test processes sharing
+# two cores); 10 days took 281-440 s. At least 3x the longest.
 BACKFILL_TIMEOUT_SECONDS = 1350
 POLL_INTERVAL_SECONDS = 1.0
 SHUTDOWN_GRACE_SECONDS = 20
@@ -214,6 +219,23 @@ class AirflowEnvironment:
 
     def migrate(self) -> None:
         self.run_airflow("db", "migrate")
+
+    def run_init_script(self, extra: Mapping[str, str]) -> None:
+        """Run scripts/airflow-init.sh, as docker-compose.yaml's airflow-init does, with ``extra`` added
+        to this installation's environment (the connections it creates)."""
+        completed = subprocess.run(
+            ["bash", str(INIT_SCRIPT)],
+            env={**self._env, **extra},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=COMMAND_TIMEOUT_SECONDS,
+            check=False,
+        )
+        if completed.returncode != 0:
+            raise AirflowRunError(
+                f"{INIT_SCRIPT} exited with {completed.returncode}:\n{_tail(completed.stdout)}"
+            )
 
     def import_pools(self, pools: Mapping[str, int], description: str) -> None:
         """Creates (or resizes) the pools, ``name -> slots``, with one CLI call; a deferred task keeps its

@@ -79,7 +79,7 @@ def dag_settings(
 
 def celery_deployment(*, database_url: str, broker_url: str, result_backend: str) -> dict[str, str]:
     """The settings of a CeleryExecutor deployment on PostgreSQL and Redis: what the platform tests run
-    and what docker-compose.yaml sets (tests/test_docker_compose.py compares the two)."""
+    and what docker-compose.yaml sets (tests/unit/test_docker_compose.py compares the two)."""
     return {
         "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": database_url,

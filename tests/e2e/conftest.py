@@ -8,7 +8,7 @@ run's conf) and uses its own logical dates, so no run of one test counts in anot
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +27,7 @@ from soundlink_stand_ins.pipeline import (
 )
 from support.clean_install import CleanInstall, Release, build_release, install_release
 from support.emulators import GCP_PROJECT, GcpEmulators
+from support.statsd import StatsdListener, statsd_listener
 
 
 @dataclass(frozen=True)
@@ -48,9 +49,14 @@ def make_dags_environment(
     database_url: str | None = None,
     deployment: Mapping[str, str] | None = None,
     reconcile: str = "off",
+    statsd: StatsdListener | None = None,
+    init_script: bool = False,
 ) -> DagsEnvironment:
     """``database_url`` and ``deployment`` (executor settings) default to SQLite and each version's
-    local executor; ``reconcile`` is the DAGs' ``SOUNDLINK_RECONCILE``."""
+    local executor; ``reconcile`` is the DAGs' ``SOUNDLINK_RECONCILE``; with ``statsd``, Airflow sends
+    its metrics (and the provider's) there. ``init_script`` sets the installation up as
+    docker-compose.yaml does, with scripts/airflow-init.sh (pools, and connections in the database);
+    otherwise the pools are imported and the connections are environment variables."""
     bucket = gcp_emulators.create_bucket(f"dags-{venv.name}")
     settings = {
         "STORAGE_EMULATOR_HOST": gcp_emulators.gcs_url,
@@ -68,6 +74,7 @@ def make_dags_environment(
             reconcile=reconcile,
         ),
         **(deployment or {}),
+        **(statsd.settings() if statsd is not None else {}),
     }
     home = tmp_path_factory.mktemp(f"airflow-{venv.name}")
     # The openlineage provider's listener writes every event of every run to one file.
@@ -75,29 +82,52 @@ def make_dags_environment(
         {"type": "file", "log_file_path": str(home / LINEAGE_EVENTS), "append": True}
     )
     settings["AIRFLOW__OPENLINEAGE__NAMESPACE"] = "soundlink-e2e"
+    if init_script:
+        connections = {
+            "SOUNDLINK_CONNECTION_JSON": settings.pop("AIRFLOW_CONN_SOUNDLINK_DEFAULT"),
+            "GOOGLE_CLOUD_CONNECTION_JSON": settings.pop("AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT"),
+        }
     airflow = AirflowEnvironment(venv, home, DAGS_FOLDER, settings, database_url)
-    airflow.migrate()
-    airflow.import_pools(POOLS, "Soundlink end-to-end tests")
+    if init_script:
+        airflow.run_init_script(connections)
+    else:
+        airflow.migrate()
+        airflow.import_pools(POOLS, "Soundlink end-to-end tests")
     return DagsEnvironment(airflow, bucket, reconcile)
 
 
 @pytest.fixture(scope="session")
+def statsd() -> Iterator[StatsdListener]:
+    """The StatsD server the session's Airflow environments send their metrics to."""
+    with statsd_listener() as listener:
+        yield listener
+
+
+@pytest.fixture(scope="session")
 def airflow3(
-    tmp_path_factory: pytest.TempPathFactory, gcp_emulators: GcpEmulators, _sandbox_process: SandboxProcess
+    tmp_path_factory: pytest.TempPathFactory,
+    gcp_emulators: GcpEmulators,
+    _sandbox_process: SandboxProcess,
+    statsd: StatsdListener,
 ) -> DagsEnvironment:
     # Two shards: the tests' two campaigns land in different export tasks. Every run checks its breakdown
     # against the overview and fails on a difference.
     return make_dags_environment(
-        AIRFLOW3_VENV, 2, tmp_path_factory, gcp_emulators, _sandbox_process, reconcile="fail"
+        AIRFLOW3_VENV, 2, tmp_path_factory, gcp_emulators, _sandbox_process, reconcile="fail", statsd=statsd
     )
 
 
 @pytest.fixture(scope="session")
 def airflow2(
-    tmp_path_factory: pytest.TempPathFactory, gcp_emulators: GcpEmulators, _sandbox_process: SandboxProcess
+    tmp_path_factory: pytest.TempPathFactory,
+    gcp_emulators: GcpEmulators,
+    _sandbox_process: SandboxProcess,
+    statsd: StatsdListener,
 ) -> DagsEnvironment:
     # One shard: 2.11 runs every task instance of a backfill as a process of its own, one after another.
-    return make_dags_environment(AIRFLOW2_VENV, 1, tmp_path_factory, gcp_emulators, _sandbox_process)
+    return make_dags_environment(
+        AIRFLOW2_VENV, 1, tmp_path_factory, gcp_emulators, _sandbox_process, statsd=statsd
+    )
 
 
 @pytest.fixture(

@@ -23,6 +23,7 @@ from soundlink_stand_ins.airflow_runner import DagRunRecord, day_interval
 from soundlink_stand_ins.pipeline import LINEAGE_EVENTS, PSEUDONYMISATION_KEY, Warehouse, campaigns_created_by
 from support.emulators import GCP_PROJECT, SANDBOX_TODAY
 from support.link_stats_truth import link_stats_truth, personal_values
+from support.statsd import StatsdListener
 
 DAILY_DAG = "soundlink_metrics_daily"
 BACKFILL_DAG = "soundlink_metrics_backfill"
@@ -88,7 +89,7 @@ def test_a_manual_daily_run_loads_the_day_before_its_date_and_the_seven_before_a
         assert (checked["campaigns"], checked["differences"]) == (len(planned), [])
         assert planned
     assert_no_raw_personal_data_anywhere(any_airflow, warehouse, personal_values(days(window)))
-    assert_lineage_connects_the_api_the_objects_and_the_tables(any_airflow, sandbox, warehouse)
+    assert_lineage_connects_the_api_the_objects_and_the_tables(any_airflow, sandbox, warehouse, run.run_id)
     first = {kind: warehouse.stored(kind) for kind in counts}
 
     any_airflow.airflow.dags_test(DAILY_DAG, SANDBOX_TODAY, conf)
@@ -98,39 +99,55 @@ def test_a_manual_daily_run_loads_the_day_before_its_date_and_the_seven_before_a
 
 
 def assert_lineage_connects_the_api_the_objects_and_the_tables(
-    environment: DagsEnvironment, sandbox: SandboxProcess, warehouse: Warehouse
+    environment: DagsEnvironment, sandbox: SandboxProcess, warehouse: Warehouse, run_id: str
 ) -> None:
-    """The COMPLETE events the openlineage listener wrote for this run's tasks: each export task reads the
-    API and writes the objects its MERGE reads, and each MERGE writes its table with the schema."""
+    """The events the openlineage listener wrote for this run's tasks: each export task reads the API and
+    writes its table's GCS folder, which its MERGE reads; each MERGE writes its table with the schema and
+    names its BigQuery job; START events already name what the tasks write; the reconciliation reads the
+    table and the API."""
     events = [
         json.loads(line)
         for line in (environment.airflow.home / LINEAGE_EVENTS).read_text().splitlines()
         if warehouse.dataset in line
     ]
-    completed: dict[str, dict[str, Any]] = {}
+    by_type: dict[str, dict[str, dict[str, Any]]] = {"START": {}, "COMPLETE": {}}
     for event in events:
-        if event["eventType"] == "COMPLETE":
-            completed[event["job"]["name"].removeprefix(f"{DAILY_DAG}.")] = event
+        if event["eventType"] in by_type:
+            by_type[event["eventType"]][event["job"]["name"].removeprefix(f"{DAILY_DAG}.")] = event
+    completed, started = by_type["COMPLETE"], by_type["START"]
 
-    def datasets(task: str, side: str) -> set[tuple[str, str]]:
-        return {(dataset["namespace"], dataset["name"]) for dataset in completed[task][side]}
+    def datasets(event: dict[str, Any], side: str) -> set[tuple[str, str]]:
+        return {(dataset["namespace"], dataset["name"]) for dataset in event[side]}
 
     api = sandbox.base_url.rstrip("/")
     for kind in (*CAMPAIGN_EXPORTS, ExportKind.LINK_STATS):
         exports = [task for task in completed if task.startswith(f"export_{kind.value}")]
         assert exports, kind
-        written = set().union(*(datasets(task, "outputs") for task in exports))
-        assert written and all(namespace == f"gs://{environment.bucket}" for namespace, _ in written)
-        assert all(namespace == api for task in exports for namespace, _ in datasets(task, "inputs"))
+        # One dataset per table, the same run after run: the folder of its objects.
+        folder = {(f"gs://{environment.bucket}", f"{warehouse.dataset}/{kind.table_name}")}
+        for task in exports:
+            assert datasets(completed[task], "outputs") == folder
+            assert datasets(started[task], "outputs") == folder
+            assert all(namespace == api for namespace, _ in datasets(completed[task], "inputs"))
         merge = f"merge_{kind.value}"
-        assert datasets(merge, "inputs") <= written
+        assert datasets(completed[merge], "inputs") == folder
         (table,) = completed[merge]["outputs"]
         assert (table["namespace"], table["name"]) == (
             "bigquery",
             f"{GCP_PROJECT}.{warehouse.dataset}.{kind.table_name}",
         )
+        assert datasets(started[merge], "outputs") == {(table["namespace"], table["name"])}
         schema = [field["name"] for field in table["facets"]["schema"]["fields"]]
         assert schema == list(table_definition(kind).column_names)
+        job = completed[merge]["run"]["facets"]["externalQuery"]
+        assert job["source"] == "bigquery" and "_merge_0_" in job["externalQueryId"]
+    if "reconcile_breakdown" in completed:
+        inputs = datasets(completed["reconcile_breakdown"], "inputs")
+        assert ("bigquery", f"{GCP_PROJECT}.{warehouse.dataset}.campaign_country_daily") in inputs
+        planned = environment.airflow.xcom_values(DAILY_DAG, run_id, "campaign_ids")["plan_campaign_exports"]
+        assert {name for namespace, name in inputs if namespace == api} == {
+            f"/v1/campaigns/{campaign}/metrics/overview" for campaign in planned
+        }
 
 
 def assert_no_raw_personal_data_anywhere(
@@ -182,24 +199,43 @@ def assert_links_point_at_the_tables_and_folders(
         assert airflow.xcom_values(DAILY_DAG, run_id, "_link_GcsFolderLink") == folders
 
 
+def assert_the_provider_counted_its_work(counters: dict[str, float]) -> None:
+    """The provider's metrics reached StatsD from the tasks: rows and bytes per export, rows each MERGE
+    inserted, bytes billed, and the API call the sandbox failed once, counted as a retry with its status;
+    the tagged names (tags dropped by plain StatsD) add up to the per-export names."""
+    for kind in CAMPAIGN_EXPORTS:
+        rows = counters.get(f"airflow.soundlink.export.{kind.value}.rows", 0)
+        assert rows > 0, sorted(counters)
+        assert counters[f"airflow.soundlink.export.{kind.value}.bytes"] > rows
+        assert counters.get(f"airflow.soundlink.merge.{kind.table_name}.rows_inserted", 0) > 0
+        assert f"airflow.soundlink.bigquery.{kind.table_name}.bytes_billed" in counters
+    per_export = [f"airflow.soundlink.export.{kind.value}.rows" for kind in ExportKind]
+    assert counters["airflow.soundlink.export.rows"] == sum(counters.get(name, 0) for name in per_export)
+    assert counters.get("airflow.soundlink.api.retries.503", 0) >= 1
+    assert counters.get("airflow.soundlink.api.retries", 0) >= 1
+
+
 @pytest.mark.airflow2
-# Measured 340-526 s on this machine with a 2-day re-run (each of its 72 task instances is a process of its
-# own, about 7 s each); with the 1-day re-run, 3x and more.
+# Measured 155 s here for 3 days and a 1-day re-run, beside another test process (each task instance is
+# a process of its own, about 4 s each); 10 days took 340-526 s. 3x and more.
 @pytest.mark.timeout(1500)
 def test_an_airflow2_backfill_of_the_daily_dag_loads_each_days_revision_window_and_a_rerun_changes_nothing(
-    airflow2: DagsEnvironment, sandbox: SandboxProcess
+    airflow2: DagsEnvironment, sandbox: SandboxProcess, statsd: StatsdListener
 ) -> None:
     # Plain `airflow dags backfill` with Airflow's default configuration.
     warehouse = fresh_warehouse("backfill_af2")
     campaigns = [ENDED_CAMPAIGN]
     conf = {"dataset_id": warehouse.dataset, "object_prefix": warehouse.dataset, "campaign_ids": campaigns}
-    # Three days: their revision windows overlap, so each day is loaded by several runs. 2.11 runs every
+    # Two days: their revision windows overlap, so most days are loaded by both runs. 2.11 runs every
     # task instance as a process of its own, one after another (about 4 s each here).
-    logical_dates = DateWindow(dt.date(2026, 5, 8), dt.date(2026, 5, 10))
+    logical_dates = DateWindow(dt.date(2026, 5, 9), dt.date(2026, 5, 10))
+    sandbox.add_fault(path="/export", kind="status", status=503, count=1)
+    metrics_from = statsd.mark()
 
     runs = airflow2.airflow.backfill(DAILY_DAG, logical_dates.start, logical_dates.end, conf=conf)
 
     assert backfill_summary(runs) == expected_backfill_summary(logical_dates)
+    assert_the_provider_counted_its_work(statsd.counters(metrics_from))
     # Exactly A - 7 .. B: a row outside the union of the runs' windows would be "unexpected".
     window = DateWindow(logical_dates.start - REVISION_DAYS, logical_dates.end)
     counts = warehouse.assert_matches_truth(campaigns, window, SANDBOX_TODAY)
@@ -220,16 +256,19 @@ def test_an_airflow2_backfill_of_the_daily_dag_loads_each_days_revision_window_a
 
 
 def test_an_airflow3_backfill_of_the_daily_dag_run_by_the_scheduler_loads_each_days_revision_window(
-    airflow3: DagsEnvironment, sandbox: SandboxProcess
+    airflow3: DagsEnvironment, sandbox: SandboxProcess, statsd: StatsdListener
 ) -> None:
     warehouse = fresh_warehouse("backfill_af3")
     campaigns = [ENDED_CAMPAIGN, RUNNING_CAMPAIGN]
     conf = {"dataset_id": warehouse.dataset, "object_prefix": warehouse.dataset, "campaign_ids": campaigns}
     logical_dates = DateWindow(dt.date(2026, 5, 4), dt.date(2026, 5, 5))
+    sandbox.add_fault(path="/export", kind="status", status=503, count=1)
+    metrics_from = statsd.mark()
 
     runs = airflow3.airflow.backfill(DAILY_DAG, logical_dates.start, logical_dates.end, conf=conf)
 
     assert backfill_summary(runs) == expected_backfill_summary(logical_dates)
+    assert_the_provider_counted_its_work(statsd.counters(metrics_from))
     # The scheduler created no runs of its own around the backfill's (no other test uses May).
     assert [run for run in airflow3.airflow.dag_runs(DAILY_DAG) if run.logical_date.month == 5] == runs
     window = DateWindow(logical_dates.start - REVISION_DAYS, logical_dates.end)

@@ -3,7 +3,10 @@ PostgreSQL as the metadata database and, on Airflow 3.3, the CeleryExecutor with
 API server, a scheduler, a dag processor and two Celery workers, each in its own working directory with
 its own temp dir, so no task can read another's local files; on Airflow 2.11, PostgreSQL with the
 LocalExecutor. Both run a triggerer with ``default_deferrable`` on, so the MERGE tasks wait for their
-BigQuery jobs there. The tables must equal the sandbox's truth, as on the single-machine stack.
+BigQuery jobs there. Each installation is set up as docker-compose.yaml sets its stack up
+(scripts/airflow-init.sh: pools, connections in the database) and its daemons start in the same order
+(the API server first, the workers last). The tables must equal the sandbox's truth, as on the
+single-machine stack.
 """
 
 from __future__ import annotations
@@ -88,6 +91,7 @@ def test_airflow3_with_postgres_and_two_celery_workers_runs_a_daily_run_and_a_ba
         _sandbox_process,
         database_url,
         deployment,
+        init_script=True,
     )
     airflow = environment.airflow
     workers = [CeleryWorker(name, tmp_path_factory.mktemp(name)) for name in WORKERS]
@@ -169,6 +173,7 @@ def test_airflow2_with_postgres_and_the_local_executor_runs_a_daily_run(
         _sandbox_process,
         stand_ins.postgres_url(postgres, database),
         deployment,
+        init_script=True,
     )
     warehouse = Warehouse(GCP_PROJECT, "platform_airflow2")
 

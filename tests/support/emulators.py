@@ -42,7 +42,7 @@ class GcpEmulators:
 
 def strictly_checked_insert_job(insert_job: Any) -> Any:
     """``BigQueryHook.insert_job`` that first checks a load job against BigQuery's documented rules
-    (tests/bigquery_rules.py), reading every source object, so a value BigQuery would reject fails the
+    (tests/support/bigquery_rules.py), reading every source object, so a value BigQuery would reject fails the
     test even where the emulator accepts it."""
     from airflow.providers.google.cloud.hooks.gcs import GCSHook
 

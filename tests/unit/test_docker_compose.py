@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import subprocess
 from typing import Any
@@ -15,6 +14,7 @@ from soundlink_stand_ins.paths import REPO_ROOT
 from soundlink_stand_ins.pipeline import POOLS, celery_deployment, dag_settings
 
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yaml"
+INIT_SCRIPT = REPO_ROOT / "scripts" / "airflow-init.sh"
 DOCKER_COMPOSE = shutil.which("docker-compose")
 
 pytestmark = pytest.mark.skipif(
@@ -69,7 +69,10 @@ def test_the_stack_is_the_official_airflow_layout_plus_the_stand_ins(services: d
     for name, command in AIRFLOW_DAEMONS.items():
         assert services[name]["build"]["target"] == "airflow"
         assert services[name]["command"] == command
-        assert services[name]["volumes"] == [f"{REPO_ROOT / 'dags'}:/opt/airflow/dags:rw"]
+        assert services[name]["volumes"] == [
+            f"{REPO_ROOT / 'dags'}:/opt/airflow/dags:rw",
+            "airflow-logs:/opt/airflow/logs:rw",
+        ]
         assert services[name]["depends_on"]["airflow-init"] == {"condition": "service_completed_successfully"}
         assert {"postgres", "redis", "sandbox", "gcs", "bigquery"} <= set(services[name]["depends_on"])
     assert services["gcs"]["image"] == "fsouza/fake-gcs-server:1.54.0"
@@ -93,30 +96,67 @@ def test_airflow_runs_as_the_platform_end_to_end_tests_run_it(services: dict[str
     # The DAGs' own settings, by the names the tests give them.
     dag_environment = dag_settings(project="p", dataset="d", bucket="b", export_shards=4)
     assert set(dag_environment) - {"SOUNDLINK_CAMPAIGN_IDS"} <= set(environment)
+    # Every Airflow process has the same settings; the init adds the connections it creates, the workers
+    # their warm shutdown.
+    own = {"SOUNDLINK_CONNECTION_JSON", "GOOGLE_CLOUD_CONNECTION_JSON", "DUMB_INIT_SETSID"}
     every_airflow_service = [services[name]["environment"] for name in (*AIRFLOW_DAEMONS, "airflow-init")]
-    assert all(other == environment for other in every_airflow_service)
+    assert all(
+        {key: value for key, value in other.items() if key not in own} == environment
+        for other in every_airflow_service
+    )
 
 
-def test_the_init_service_migrates_and_creates_the_pools_and_connections(services: dict[str, Any]) -> None:
-    script = " ".join(services["airflow-init"]["command"])
+def test_the_init_service_runs_the_init_script_the_platform_tests_run(services: dict[str, Any]) -> None:
+    init = services["airflow-init"]
+    assert init["command"] == ["/opt/soundlink/scripts/airflow-init.sh"]
+    script = INIT_SCRIPT.read_text()
     assert script.index("airflow db migrate") < script.index("airflow pools set")
     for pool in POOLS:
         assert f"airflow pools set {pool} " in script
-    shards = int(services["airflow-scheduler"]["environment"]["SOUNDLINK_EXPORT_SHARDS"])
-    assert f"airflow pools set soundlink_api {shards} " in script
-    connections = dict(re.findall(r"connections add (\w+) --conn-json[\s\\]+'([^']+)'", script))
-    soundlink = json.loads(connections["soundlink_default"])
+    assert 'airflow pools set soundlink_api "${SOUNDLINK_EXPORT_SHARDS:-4}"' in script
+    soundlink = json.loads(init["environment"]["SOUNDLINK_CONNECTION_JSON"])
     assert soundlink == {
         "conn_type": "soundlink",
         "host": "http://sandbox:8080",
         "password": "sk_sandbox_all",
         "extra": {"allow_insecure_http": True},
     }
-    google = json.loads(connections["google_cloud_default"])
+    google = json.loads(init["environment"]["GOOGLE_CLOUD_CONNECTION_JSON"])
     assert google["extra"]["is_anonymous"] is True
     project = services["airflow-scheduler"]["environment"]["SOUNDLINK_BIGQUERY_PROJECT"]
     assert google["extra"]["project"] == project
     assert project in services["bigquery"]["command"]
+
+
+def test_every_service_restarts_and_every_airflow_daemon_has_the_official_healthcheck(
+    services: dict[str, Any],
+) -> None:
+    assert all(
+        service.get("restart") == "always" for name, service in services.items() if name != "airflow-init"
+    )
+    probes = {
+        "airflow-apiserver": "http://localhost:8080/api/v2/version",
+        "airflow-scheduler": "http://localhost:8974/health",
+        "airflow-dag-processor": "--job-type DagProcessorJob",
+        "airflow-triggerer": "--job-type TriggererJob",
+        "airflow-worker-1": "inspect ping",
+        "airflow-worker-2": "inspect ping",
+    }
+    for name, probe in probes.items():
+        assert probe in " ".join(services[name]["healthcheck"]["test"]), name
+    assert services["airflow-scheduler"]["environment"]["AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK"] == "True"
+
+
+def test_workers_start_after_a_healthy_api_server_and_shut_down_warm(services: dict[str, Any]) -> None:
+    for name in ("airflow-worker-1", "airflow-worker-2"):
+        assert services[name]["depends_on"]["airflow-apiserver"] == {"condition": "service_healthy"}
+        assert services[name]["environment"]["DUMB_INIT_SETSID"] == "0"
+
+
+def test_the_dags_run_without_a_step_by_hand(services: dict[str, Any]) -> None:
+    assert (
+        services["airflow-scheduler"]["environment"]["AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION"] == "False"
+    )
 
 
 def test_airflow_reaches_each_stand_in_by_its_service_name(services: dict[str, Any]) -> None:

@@ -62,7 +62,7 @@ def copy(
     target: io.BytesIO | None = None,
 ) -> tuple[int, dict[str, frozenset[str]], bytes]:
     target = io.BytesIO() if target is None else target
-    rows, new_fields = copy_checked_export(
+    copied = copy_checked_export(
         CONTEXT,
         response(body, row_count, content_encoding),
         target,
@@ -70,7 +70,9 @@ def copy(
         timeout=60,
         progress_interval=60,
     )
-    return rows, new_fields, target.getvalue()
+    # Every copy counts what it wrote, whichever path (bulk or line by line) wrote it.
+    assert copied.bytes == len(target.getvalue())
+    return copied.rows, copied.new_fields, target.getvalue()
 
 
 @pytest.fixture(
@@ -231,7 +233,7 @@ def with_value(field: str, json_value: bytes) -> bytes:
 
 def copy_all_types(lines: list[bytes]) -> tuple[int, bytes]:
     target = io.BytesIO()
-    rows, _ = copy_checked_export(
+    copied = copy_checked_export(
         CONTEXT,
         response(b"\n".join(lines) + b"\n", len(lines)),
         target,
@@ -239,11 +241,11 @@ def copy_all_types(lines: list[bytes]) -> tuple[int, bytes]:
         timeout=60,
         progress_interval=60,
     )
-    return rows, target.getvalue()
+    return copied.rows, target.getvalue()
 
 
 # Cases from BigQuery's documentation ("Loading JSON data from Cloud Storage", "Data types"), not from the
-# emulator, which accepts and rounds several of them (see tests/integration/test_emulator_leniency.py).
+# emulator, which accepts and rounds several of them (see tests/integration/core/test_load_values.py).
 REFUSED = [
     ("streams", b"12.5", "an INT64 column takes a whole number without a fraction or an exponent"),
     ("streams", b"12.0", "an INT64 column takes a whole number without a fraction or an exponent"),

@@ -211,3 +211,20 @@ def test_only_a_clear_location_mismatch_between_dataset_and_bucket_is_refused() 
     assert problem is not None and problem.startswith(
         "bucket exports is in US-CENTRAL1 but the dataset is in EU"
     )
+
+
+def test_merge_counts_add_up_the_jobs_statistics_and_billed_bytes() -> None:
+    from types import SimpleNamespace
+
+    from airflow_provider_soundlink.core.load_plan import MergeCounts, merge_counts
+
+    def job(inserted: int | None, deleted: int | None, affected: int | None, billed: int | None) -> object:
+        stats = SimpleNamespace(inserted_row_count=inserted, deleted_row_count=deleted)
+        return SimpleNamespace(dml_stats=stats, num_dml_affected_rows=affected, total_bytes_billed=billed)
+
+    # BigQuery reports no statistics for a job that changed nothing, and no bytes on an emulator.
+    no_stats = SimpleNamespace(dml_stats=None, num_dml_affected_rows=None, total_bytes_billed=None)
+    merges = [job(10, 2, 12, 10_485_760), job(5, None, 5, None), no_stats]
+
+    assert merge_counts(merges) == MergeCounts(inserted=15, deleted=2, affected=17, bytes_billed=10_485_760)
+    assert merge_counts([]) == MergeCounts(0, 0, 0, 0)

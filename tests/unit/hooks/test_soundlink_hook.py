@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from airflow_provider_soundlink import metrics
 from airflow_provider_soundlink.client.defaults import DEFAULT_BASE_URL
 from airflow_provider_soundlink.errors import SoundlinkConfigurationError
 from airflow_provider_soundlink.hooks.soundlink import SoundlinkHook
 from soundlink_stand_ins.paths import REPO_ROOT
 from support.connections import ConnectionSetter
+from support.fake_api import BASE_URL, Answer, FakeApi, api_error
 
 CONNECTIONS_DOC = REPO_ROOT / "docs" / "connections.md"
 
@@ -141,3 +143,19 @@ def test_the_documented_extras_are_the_forms_extras_with_the_forms_words() -> No
     assert documented == [
         f"| extra `{field.name}` ({field.label}) | {field.description} |" for field in EXTRA_FIELDS
     ]
+
+
+def test_the_hooks_client_counts_each_retry_in_airflows_metrics(
+    set_connection: ConnectionSetter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    counted: list[str] = []
+    monkeypatch.setattr(metrics.Stats, "incr", lambda name, *args, **kwargs: counted.append(name))
+    set_connection(BASE_URL)
+    client = SoundlinkHook(backoff_initial=0.001, backoff_max=0.002).get_conn()
+    client.transport.session.mount(
+        BASE_URL,
+        FakeApi(api_error(503, "unavailable", "try later"), Answer(json={"data": {"campaignId": "camp_a"}})),
+    )
+
+    assert client.get_campaign("camp_a") == {"campaignId": "camp_a"}
+    assert counted == ["soundlink.api.retries", "soundlink.api.retries.503"]

@@ -14,7 +14,7 @@ import pytest
 
 from airflow_provider_soundlink.core.manifest import ManifestEntry
 from airflow_provider_soundlink.hooks import bigquery as bigquery_hooks
-from airflow_provider_soundlink.operators import SoundlinkBigQueryMergeOperator, bigquery_merge
+from airflow_provider_soundlink.operators import SoundlinkBigQueryMergeOperator, bigquery_merge, gcs_objects
 from support.task_context import task_context
 
 TODAY = dt.datetime.now(dt.UTC).date()
@@ -39,6 +39,7 @@ class FakeJob:
     job_id: str
     dml_stats: Any = None
     num_dml_affected_rows: int = 0
+    total_bytes_billed: int | None = None
     error_result: Any = None
     cancelled: bool = False
 
@@ -102,8 +103,9 @@ def hook(monkeypatch: pytest.MonkeyPatch) -> FakeBigQueryHook:
     }
     monkeypatch.setenv("AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT", json.dumps(connection))
     monkeypatch.setattr(bigquery_hooks, "SoundlinkBigQueryHook", lambda *args, **kwargs: fake)
-    monkeypatch.setattr(bigquery_merge, "bucket_locations", lambda gcs, uris: {"exports": "EU"})
+    monkeypatch.setattr(gcs_objects, "bucket_locations", lambda gcs, uris: {"exports": "EU"})
     monkeypatch.setattr(bigquery_merge.BigQueryTableLink, "persist", lambda *args, **kwargs: None)
+    monkeypatch.setattr(bigquery_merge.BigQueryJobLink, "persist", lambda *args, **kwargs: None)
     return fake
 
 
