@@ -6,7 +6,7 @@ import contextlib
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow_provider_soundlink import metrics
 from airflow_provider_soundlink.compat import (
@@ -123,7 +123,13 @@ class SoundlinkBigQueryMergeOperator(ReportsLineage, BaseOperator):
         "location",
         "impersonation_chain",
         "labels",
+        "merge_sql",
     )
+    template_fields_renderers: ClassVar[dict[str, str]] = {"merge_sql": "sql"}
+    # Airflow 3 stores the rendered fields again once the task has run, so the MERGE's SQL (known only
+    # after the manifest is read) shows as the task's rendered "merge_sql". Airflow 2.11 keeps the value
+    # from before the run; both log the SQL of every job.
+    overwrite_rtif_after_execution = True
     ui_color = "#4285f4"
     operator_extra_links = (BigQueryTableLink(), BigQueryJobLink())
 
@@ -174,6 +180,8 @@ class SoundlinkBigQueryMergeOperator(ReportsLineage, BaseOperator):
         self.max_job_attempts = max_job_attempts
         self.retry_initial_wait, self.retry_max_wait = retry_initial_wait, retry_max_wait
         self._runner: BigQueryJobRunner | None = None
+        self.merge_sql = ""
+        """The MERGE statements the task runs, separated by semicolons; set when the task runs."""
 
     def execute(self, context: Context) -> dict[str, Any]:
         return self._proceed(context, self._prepare(context, resumed=False), finished=None)
@@ -246,6 +254,9 @@ class SoundlinkBigQueryMergeOperator(ReportsLineage, BaseOperator):
             job_labels(context["ti"].dag_id, context["ti"].task_id, self.labels),
             max_uris=self.max_uris_per_load_job,
             maximum_bytes_billed=self.maximum_bytes_billed,
+        )
+        self.merge_sql = ";\n\n".join(
+            configuration["query"]["query"] for kind, configuration in jobs if kind == "merge"
         )
         record_load(self.record_lineage(), uris, target, table.name, [*table.bigquery_schema(), *extra])
         if not resumed:

@@ -54,6 +54,7 @@ class FakeBigQueryHook:
     dataset_partition_expiration_ms: int | None = None
     calls: list[tuple[str, Any]] = field(default_factory=list)
     jobs: dict[str, FakeJob] = field(default_factory=dict)
+    queries: list[str] = field(default_factory=list)
     gcp_conn_id: str = "google_cloud_default"
     impersonation_chain: Any = None
 
@@ -78,6 +79,8 @@ class FakeBigQueryHook:
     ) -> FakeJob:
         kind = "query" if "query" in configuration else "load"
         self.calls.append((kind, configuration["labels"]))
+        if kind == "query":
+            self.queries.append(configuration["query"]["query"])
         stats = SimpleNamespace(inserted_row_count=7, deleted_row_count=3) if kind == "query" else None
         return self.jobs.setdefault(job_id, FakeJob(job_id, stats, 10))
 
@@ -137,6 +140,19 @@ def test_the_steps_go_to_the_hook_in_order_and_every_job_is_labelled(hook: FakeB
     labels = {"airflow-dag": "soundlink_test", "airflow-task": "merge_breakdown", "team": "a"}
     assert [value for name, value in hook.calls if name in {"load", "query"}] == [labels, labels]
     assert (summary["rows_inserted"], summary["rows_deleted"], summary["rows_loaded"]) == (7, 3, 10)
+
+
+def test_the_merge_sql_it_ran_is_its_rendered_merge_sql_field(hook: FakeBigQueryHook) -> None:
+    operator = merge([entry(TODAY - dt.timedelta(days=8), TODAY - dt.timedelta(days=1))])
+    assert operator.merge_sql == ""
+
+    operator.execute(task_context("merge_breakdown"))
+
+    assert "merge_sql" in operator.template_fields
+    assert operator.overwrite_rtif_after_execution
+    (sql,) = hook.queries
+    assert operator.merge_sql == sql
+    assert sql.lstrip().startswith("MERGE")
 
 
 def test_a_given_partition_expiration_is_set_on_the_table_it_creates(hook: FakeBigQueryHook) -> None:
