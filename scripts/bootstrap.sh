@@ -25,6 +25,9 @@ PSYCOPG2_VERSION=2.9.13
 # sets one on it (is_encrypted): every connection with a password then fails to load.
 AIRFLOW2_CRYPTOGRAPHY_VERSION=50.0.2
 ASYNCPG_VERSION=0.32.0
+# Drives Debian's Chromium through Airflow 3.3's UI in the end-to-end tests (its own browsers are never
+# downloaded: the tests launch /usr/bin/chromium).
+PLAYWRIGHT_VERSION=1.65.3
 # Airflow's statsd extra: the end-to-end tests read the provider's metrics from a StatsD listener.
 STATSD_VERSION=4.0.1
 LOCAL_BIGQUERY_VERSION=0.3.2
@@ -82,9 +85,11 @@ bigquery_env() {
 }
 
 # docker-compose validates docker-compose.yaml in tests (`docker-compose config`; there is no Docker
-# engine here); redis-server and PostgreSQL run under the platform tests, started by the tests themselves.
+# engine here); redis-server and PostgreSQL run under the platform tests, started by the tests themselves;
+# headless Chromium walks Airflow's UI in the end-to-end tests.
 system_packages() {
     local missing=()
+    [ -x /usr/bin/chromium ] || missing+=(chromium)
     command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
     command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
     compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null || missing+=(postgresql)
@@ -96,11 +101,11 @@ system_packages() {
         || { $sudo apt-get update && $sudo apt-get install -y --no-install-recommends "${missing[@]}"; }
 }
 
-# Airflow 3 opens PostgreSQL through asyncpg as well.
+# Airflow 3 opens PostgreSQL through asyncpg as well; the UI tests drive its web UI with playwright.
 af3_env() {
     airflow_env "$VENVS/af3" "$AIRFLOW3_VERSION" "dev,openlineage" \
         "apache-airflow-providers-celery==$CELERY_PROVIDER_VERSION" "celery[redis]==$CELERY_VERSION" \
-        "asyncpg==$ASYNCPG_VERSION"
+        "asyncpg==$ASYNCPG_VERSION" "playwright==$PLAYWRIGHT_VERSION"
 }
 af2_env() {
     airflow_env "$VENVS/af2" "$AIRFLOW2_VERSION" "dev,openlineage" "cryptography==$AIRFLOW2_CRYPTOGRAPHY_VERSION"

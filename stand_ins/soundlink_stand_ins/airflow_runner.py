@@ -381,7 +381,8 @@ class AirflowEnvironment:
     ) -> Iterator[_ProcessGroup]:
         """The long-running processes of a deployment, stopped together on leaving the block.
 
-        Airflow 3: the API server (tasks report to its execution API), a scheduler and a dag processor;
+        Airflow 3: the API server (tasks report to its execution API; it serves the UI at ``api_url``), a
+        scheduler and a dag processor;
         Airflow 2: a scheduler, which parses the DAGs itself. With ``triggerer``, an ``airflow
         triggerer`` for deferred tasks. With ``celery_workers`` (and the CeleryExecutor in the
         environment), one ``airflow celery worker`` each, in its own working directory and temp dir,
@@ -397,6 +398,7 @@ class AirflowEnvironment:
                 api_server = [airflow, "api-server", "--workers", "1", "--host", "127.0.0.1"]
                 group.start("api-server", [*api_server, "--port", str(api_port)], env)
                 group.wait_for_port(api_port)
+                group.api_url = f"http://127.0.0.1:{api_port}"
                 group.start("dag-processor", [airflow, "dag-processor"], env)
             group.start("scheduler", [airflow, "scheduler"], env)
             if triggerer:
@@ -442,6 +444,11 @@ class AirflowEnvironment:
         when = datetime(logical_date.year, logical_date.month, logical_date.day, tzinfo=UTC)
         args = ["dags", "trigger", dag_id, "--run-id", run_id, date_flag, when.isoformat()]
         self.run_airflow(*args, "--conf", json.dumps(conf))
+        return self.wait_for_run(dag_id, run_id, daemons)
+
+    def wait_for_run(self, dag_id: str, run_id: str, daemons: _ProcessGroup) -> DagRunRecord:
+        """Waits while ``daemons`` run ``run_id`` (however it was triggered) to its end; raises with the
+        failed tasks' logs if it failed."""
 
         def finished() -> bool:
             runs = self._fetch_runs("dag_id = ? AND run_id = ?", (dag_id, run_id))
@@ -572,6 +579,8 @@ class _ProcessGroup:
         self._env = dict(env)
         self._processes: dict[str, subprocess.Popen[bytes]] = {}
         self._group_id: int | None = None
+        self.api_url: str | None = None
+        """The API server's (and the UI's) base URL, where the group runs one."""
 
     def _log_path(self, name: str) -> Path:
         return self._log_dir / f"{name}.log"

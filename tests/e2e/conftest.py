@@ -51,24 +51,26 @@ def make_dags_environment(
     reconcile: str = "off",
     statsd: StatsdListener | None = None,
     init_script: bool = False,
+    dataset: str = "outlets",
+    soundlink_connection: bool = True,
 ) -> DagsEnvironment:
     """``database_url`` and ``deployment`` (executor settings) default to SQLite and each version's
     local executor; ``reconcile`` is the DAGs' ``SOUNDLINK_RECONCILE``; with ``statsd``, Airflow sends
     its metrics (and the provider's) there. ``init_script`` sets the installation up as
     docker-compose.yaml does, with scripts/airflow-init.sh (pools, and connections in the database);
-    otherwise the pools are imported and the connections are environment variables."""
+    otherwise the pools are imported and the connections are environment variables. ``dataset`` is the
+    DAGs' ``SOUNDLINK_BIGQUERY_DATASET``; without ``soundlink_connection``, ``soundlink_default`` is left
+    for the test to create."""
     bucket = gcp_emulators.create_bucket(f"dags-{venv.name}")
     settings = {
         "STORAGE_EMULATOR_HOST": gcp_emulators.gcs_url,
         "BIGQUERY_EMULATOR_HOST": gcp_emulators.bigquery_url,
         "AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT": stand_ins.google_connection_json(GCP_PROJECT),
-        "AIRFLOW_CONN_SOUNDLINK_DEFAULT": stand_ins.soundlink_connection_json(
-            sandbox_process.base_url, pseudonymisation_secret=PSEUDONYMISATION_KEY
-        ),
-        # Tests choose the dataset per run (conf "dataset_id"); this one only names the MERGE outlets.
+        # The factory-built DAGs take their dataset per run (conf "dataset_id"): this one only names their
+        # MERGE outlets. The copyable DAG loads into it.
         **dag_settings(
             project=GCP_PROJECT,
-            dataset="outlets",
+            dataset=dataset,
             bucket=bucket,
             export_shards=export_shards,
             reconcile=reconcile,
@@ -76,6 +78,10 @@ def make_dags_environment(
         **(deployment or {}),
         **(statsd.settings() if statsd is not None else {}),
     }
+    if soundlink_connection:
+        settings["AIRFLOW_CONN_SOUNDLINK_DEFAULT"] = stand_ins.soundlink_connection_json(
+            sandbox_process.base_url, pseudonymisation_secret=PSEUDONYMISATION_KEY
+        )
     home = tmp_path_factory.mktemp(f"airflow-{venv.name}")
     # The openlineage provider's listener writes every event of every run to one file.
     settings["AIRFLOW__OPENLINEAGE__TRANSPORT"] = json.dumps(
