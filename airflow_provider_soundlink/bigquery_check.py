@@ -122,8 +122,8 @@ def check_tables(
 
 
 def _partition_days(client: Any, target: TableRef) -> list[dt.date] | None:
-    """The table's day partitions, from BigQuery's partition summary (metadata, not billed); None when it
-    cannot be read."""
+    """Return the table's day partitions, from BigQuery's partition summary (metadata, not billed); None when
+    it cannot be read."""
     from google.api_core.exceptions import GoogleAPICallError
 
     try:
@@ -196,7 +196,7 @@ def _dry_run(
 
 
 def report(checks: Sequence[TableCheck]) -> str:
-    """The figures of each table and the verdict, in plain text."""
+    """Describe the figures of each table and the verdict, in plain text."""
     lines = []
     for check in checks:
         if not check.exists:

@@ -44,9 +44,9 @@ def scrub_api_keys(text: str) -> str:
 
 
 def secret_forms(secret: str) -> list[str]:
-    """The forms in which a server or a log may repeat a secret: as is, trimmed, URL-encoded (as a path
-    segment and as a form value), base64 (standard and URL-safe, with and without padding) and
-    JSON-escaped; the longest first, so no form is left half replaced."""
+    """List the forms in which a server or a log may repeat a secret: as is, trimmed, URL-encoded (as a path
+    segment and as a form value), base64 (standard and URL-safe, with and without padding) and JSON-escaped;
+    the longest first, so no form is left half replaced."""
     trimmed = secret.strip()
     encoded = base64.b64encode(trimmed.encode()).decode()
     urlsafe = base64.urlsafe_b64encode(trimmed.encode()).decode()
@@ -122,7 +122,7 @@ class RequestContext:
         return f"GET {self.path}"
 
     def with_params(self, **params: str) -> RequestContext:
-        """The same request with more (or other) query parameters, e.g. the next page."""
+        """Return the same request with more (or other) query parameters, e.g. the next page."""
         return RequestContext(
             self.conn_id, self.path, {**self.params, **params}, self.required_scope, self.personal_params
         )
@@ -332,7 +332,7 @@ def api_error(
     context: RequestContext,
     retry_after: float | None = None,
 ) -> SoundlinkAPIError:
-    """The error of the family that matches an HTTP error status."""
+    """Build the error of the family that matches an HTTP error status."""
     error_class: type[SoundlinkAPIError]
     if status == 429:
         error_class = SoundlinkRateLimitError

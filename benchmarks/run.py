@@ -86,7 +86,7 @@ def running_campaign() -> str:
 
 
 def peak_rss_mib(pid: int | str = "self") -> float:
-    """The process's peak resident memory, from its memory map's own high-water mark (``VmHWM``).
+    """Read the process's peak resident memory, from its memory map's own high-water mark (``VmHWM``).
 
     Not ``getrusage``'s ``ru_maxrss``: across ``exec`` it keeps the peak of the process image it
     replaced, so a child started from this (large) parent would report the parent's memory.
@@ -226,7 +226,7 @@ def raw_copy(url: str, target: Path) -> Figures:
 
 
 def settled(figures: Figures) -> Figures:
-    """A run's figures, once the files it wrote are on disk: the next run then does not share the two
+    """Return a run's figures once the files it wrote are on disk: the next run then does not share the two
     cores with the kernel writing back the previous run's gigabyte."""
     os.sync()
     return figures

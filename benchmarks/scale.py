@@ -83,7 +83,8 @@ def gcp_emulators(data_dir: Path) -> Iterator[tuple[str, str]]:
 
 @contextmanager
 def running_stand_ins(work: Path, campaign_count: int) -> Iterator[tuple[AirflowEnvironment, SandboxProcess]]:
-    """The emulators, a sandbox of ``campaign_count`` campaigns and a migrated Airflow 3 home over them."""
+    """Start the emulators, a sandbox of ``campaign_count`` campaigns and a migrated Airflow 3 home over them,
+    and stop them on leaving."""
     with gcp_emulators(work) as (gcs_url, bigquery_url):
         google = {
             "STORAGE_EMULATOR_HOST": gcs_url,

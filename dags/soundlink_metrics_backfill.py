@@ -55,7 +55,7 @@ with DAG(
 
     @task(pool=API_POOL, multiple_outputs=True)
     def plan_campaign_exports(**context: Any) -> dict[str, Any]:
-        """The requested report dates and each export shard's campaigns."""
+        """Plan the requested report dates and each export shard's campaigns."""
         params = context["params"]
         if not params["start_date"] or not params["end_date"]:
             raise ValueError(

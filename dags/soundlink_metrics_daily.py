@@ -73,7 +73,7 @@ with DAG(
 
     @task(pool=API_POOL, multiple_outputs=True)
     def plan_campaign_exports(**context: Any) -> dict[str, Any]:
-        """This run's report dates and each export shard's campaigns."""
+        """Plan this run's report dates and each export shard's campaigns."""
         params = context["params"]
         window = revision_window(context["data_interval_start"].date(), params["revision_days"])
         return plan_exports(window, params, CONFIG.soundlink_conn_id, CONFIG.export_shards)

@@ -61,7 +61,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session")
 def truth() -> SandboxData:
-    """What the sandbox serves: its data set, from the same seed, read in process."""
+    """Build what the sandbox serves: its data set, from the same seed, in process."""
     return SandboxData()
 
 
@@ -119,7 +119,7 @@ def _sandbox_process() -> Iterator[SandboxProcess]:
 
 @pytest.fixture
 def sandbox(_sandbox_process: SandboxProcess) -> SandboxProcess:
-    """The session's sandbox, reset for this test: no faults, empty request log, ``SANDBOX_TODAY``."""
+    """Reset the session's sandbox for this test: no faults, empty request log, ``SANDBOX_TODAY``."""
     _sandbox_process.reset()
     return _sandbox_process
 

@@ -387,7 +387,7 @@ def _path_segment(campaign_id: str) -> str:
 
 
 def _data_object(body: dict[str, Any], context: RequestContext) -> dict[str, Any]:
-    """The ``data`` object of the documented envelope ``{data: {...}, meta}``."""
+    """Take the ``data`` object out of the documented envelope ``{data: {...}, meta}``."""
     data = body.get("data")
     if not isinstance(data, dict):
         meta = body.get("meta")
@@ -412,7 +412,7 @@ def _primary_key(kind: ExportKind) -> EntryKey:
 
 
 def _link_stats_group(entry: Mapping[str, Any]) -> Hashable:
-    """A link-stats entry's group: its fields but the count."""
+    """Return a link-stats entry's group: its fields but the count."""
     return tuple(sorted((name, str(value)) for name, value in entry.items() if name != "count"))
 
 

@@ -94,7 +94,7 @@ def _is_loopback(hostname: str) -> bool:
 
 
 def _unusable_header_character(value: str) -> str | None:
-    """What first makes ``value`` unfit for a header's value, described without showing the value."""
+    """Describe what first makes ``value`` unfit for a header's value, without showing the value."""
     for position, character in enumerate(value, start=1):
         if not "!" <= character <= "~":
             kind = (

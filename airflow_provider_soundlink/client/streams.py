@@ -100,7 +100,7 @@ class CopiedExport(NamedTuple):
 
 
 def answer_time(response: requests.Response) -> dt.datetime | None:
-    """The instant an answer's ``Date`` header names, in UTC; None when it is missing or unreadable.
+    """Read the instant an answer's ``Date`` header names, in UTC; None when it is missing or unreadable.
 
     An origin server with a clock sends ``Date`` on every 2xx answer (RFC 9110, 6.6.1); it is the API's
     own clock, the one its ``exported_at`` stamps are read from.
@@ -139,13 +139,13 @@ RowParser = Callable[[bytes], Any]
 
 
 def exact_row(raw: bytes) -> Any:
-    """A line as the rows handed to callers: every fractional number an exact Decimal, no NaN or
+    """Parse a line as the rows handed to callers: every fractional number an exact Decimal, no NaN or
     Infinity."""
     return json.loads(raw, parse_float=decimal.Decimal, parse_constant=refuse_json_constant)
 
 
 def checked_row(raw: bytes) -> Any:
-    """A line parsed only to check it, its values thrown away: msgspec, several times faster than exact
+    """Parse a line only to check it, throwing its values away: msgspec, several times faster than exact
     decimals and as strict about what is JSON."""
     try:
         return _ANY_JSON.decode(raw)
@@ -164,8 +164,8 @@ def export_lines(
     timeout: float,
     progress_interval: float,
 ) -> Iterator[ExportLine]:
-    """The rows of one export response, each with exact decimals, checked as the module docstring says
-    (values against ``columns``); closes the response."""
+    """Yield the rows of one export response, each with exact decimals, checked as the module docstring says
+    (values against ``columns``); close the response."""
     with response:
         stream = _ExportStream(context, response, columns, timeout, progress_interval)
         for block in stream.blocks():
@@ -240,8 +240,8 @@ def copy_checked_export(
 
 
 def _lines_between_objects(block: bytes) -> int | None:
-    """The number of lines of a run that starts with ``{``, ends with ``}`` and a newline, and has ``}``
-    before and ``{`` after each newline in between; None for any other run.
+    """Count the lines of a run that starts with ``{``, ends with ``}`` and a newline, and has ``}`` before
+    and ``{`` after each newline in between; return None for any other run.
 
     msgspec's ``decode_lines`` reads whitespace-separated JSON values, so by itself it would accept two
     objects on one line or one object over two lines. These bytes rule that out: JSON strings cannot hold
@@ -294,7 +294,7 @@ class _ExportStream:
         self._tail = b""
 
     def blocks(self) -> Iterator[bytes]:
-        """Runs of whole lines, each ending in a newline; what follows the last newline is kept for
+        """Yield runs of whole lines, each ending in a newline; what follows the last newline is kept for
         :meth:`last_line`.
 
         Reads are gathered until they hold ``EXPORT_BLOCK_BYTES``, and the run ends at the last newline
@@ -339,7 +339,7 @@ class _ExportStream:
     def line(
         self, raw: bytes, parse: RowParser = exact_row, *, check_values: bool = True
     ) -> dict[str, Any] | None:
-        """The row of one complete line, checked (its values too, unless ``check_values`` is off: they
+        """Return the row of one complete line, checked (its values too, unless ``check_values`` is off: they
         need ``exact_row``); None for a blank line."""
         self._line_number += 1
         if not raw.strip():
@@ -352,7 +352,7 @@ class _ExportStream:
         return row
 
     def last_line(self) -> ExportLine | None:
-        """A last line without its newline: a row if it is whole, else the body ended inside it."""
+        """Read a last line without its newline: a row if it is whole, else the body ended inside it."""
         if not self._tail.strip():
             return None
         self._line_number += 1
@@ -404,7 +404,7 @@ class _ExportStream:
 
 
 def suggested_file_name(content_disposition: str | None) -> str | None:
-    """The bare file name from a Content-Disposition header, stripped of any directory part."""
+    """Take the bare file name from a Content-Disposition header, stripped of any directory part."""
     if not content_disposition:
         return None
     header = email.message.Message()

@@ -141,7 +141,7 @@ class Transport:
         scope: str | None = None,
         personal_params: frozenset[str] = frozenset(),
     ) -> RequestContext:
-        """What a request asks, for the request and for any error it ends in."""
+        """Describe what a request asks, for the request and for any error it ends in."""
         return RequestContext(self.settings.conn_id, path, params or {}, scope, personal_params)
 
     def send(self, context: RequestContext, *, accept: str = JSON) -> requests.Response:
@@ -168,7 +168,7 @@ class Transport:
         return response
 
     def call(self, attempt: Callable[[], _Result]) -> _Result:
-        """Runs ``attempt`` until it succeeds or fails with an error no retry can fix, or retries run out."""
+        """Run ``attempt`` until it succeeds or fails with an error no retry can fix, or retries run out."""
         settings = self.settings
         retrying = Retrying(
             stop=stop_after_attempt(settings.max_attempts) | stop_before_delay(settings.retry_budget),
@@ -187,7 +187,7 @@ class Transport:
             raise
 
     def get_json(self, context: RequestContext) -> dict[str, Any]:
-        """A JSON object from a GET, retried as a whole; each attempt read within ``timeout`` seconds."""
+        """Get a JSON object, retried as a whole; each attempt read within ``timeout`` seconds."""
 
         def attempt() -> dict[str, Any]:
             deadline = self._deadline()
@@ -250,7 +250,7 @@ class BodyReadError(Exception):
 def iter_body(
     response: requests.Response, deadline: float, limit_name: str, read_bytes: int = _BODY_CHUNK_BYTES
 ) -> Iterator[bytes]:
-    """A streamed body's bytes as they arrive, until its end, or :class:`BodyReadError`.
+    """Yield a streamed body's bytes as they arrive, until its end, or raise :class:`BodyReadError`.
 
     Each read returns what one socket read gives (``read1``), so a server that trickles bytes, each
     within the socket timeout, still meets the deadline: reading whole chunks would block until a chunk
@@ -286,8 +286,8 @@ def iter_body(
 
 
 def _zlib_decompressor(encoding: str) -> Any:
-    """A decompressor for a gzip or deflate body (RFC 9110: deflate is the zlib format); None for any other
-    encoding."""
+    """Build a decompressor for a gzip or deflate body (RFC 9110: deflate is the zlib format); None for any
+    other encoding."""
     if encoding in {"gzip", "x-gzip"}:
         return zlib.decompressobj(16 + zlib.MAX_WBITS)
     if encoding == "deflate":
@@ -296,7 +296,7 @@ def _zlib_decompressor(encoding: str) -> Any:
 
 
 def _read_body(response: requests.Response, context: RequestContext, deadline: float) -> bytes:
-    """The whole body, or a retryable network error once ``deadline`` passes or the stream breaks."""
+    """Read the whole body; raise a retryable network error once ``deadline`` passes or the stream breaks."""
     try:
         return b"".join(iter_body(response, deadline, "the connection's timeout"))
     except BodyReadError as error:
@@ -357,7 +357,7 @@ def retry_after_seconds(value: str | None) -> float | None:
 def _error_from_response(
     response: requests.Response, context: RequestContext, deadline: float, api_key: str
 ) -> SoundlinkAPIError:
-    """The error of the family for an error status; the key is cut out of whatever the API wrote, in
+    """Build the error of the family for an error status; the key is cut out of whatever the API wrote, in
     whatever form it echoes it (the family's own scrubbing catches only ``sk_...`` shapes)."""
     code: str | None = None
     message = response.reason or "no message"

@@ -40,7 +40,7 @@ class CampaignChoice:
 def campaigns_with_possible_rows(
     campaigns: Iterable[Mapping[str, Any]], window: DateWindow, ended_tail_days: int | None
 ) -> CampaignChoice:
-    """The campaigns that can have rows in ``window``, in the order given, and the ones that cannot.
+    """Return the campaigns that can have rows in ``window``, in the order given, and the ones that cannot.
 
     A campaign cannot have rows in the window when either:
 

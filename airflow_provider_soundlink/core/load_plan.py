@@ -83,7 +83,7 @@ class Step:
 
 
 def job_steps(kinds: Sequence[str]) -> list[Step]:
-    """The first attempt of each job, numbered per kind: ``["load", "load", "merge"]`` gives load_0_1,
+    """Return the first attempt of each job, numbered per kind: ``["load", "load", "merge"]`` gives load_0_1,
     load_1_1, merge_0_1."""
     counts: dict[str, int] = {}
     steps = []
@@ -132,7 +132,7 @@ class TryIdentity:
 
 
 def staging_table_name(table_name: str, identity: TryIdentity) -> str:
-    """The staging table of this try of this task instance.
+    """Name the staging table of this try of this task instance.
 
     Fixed per try, so a second process of the same try (a task the executor delivered twice, or one
     started again after its worker died) finds the table, and the jobs, of the first.
@@ -142,7 +142,7 @@ def staging_table_name(table_name: str, identity: TryIdentity) -> str:
 
 
 def job_id(identity: TryIdentity, step: Step, configuration: Mapping[str, Any]) -> str:
-    """A BigQuery job id fixed by the try, the step and the job's configuration.
+    """Derive a BigQuery job id fixed by the try, the step and the job's configuration.
 
     A second process of the same try submits the same id, gets "Already Exists" and reattaches to the
     job instead of running it twice; the configuration in the hash keeps apart two Airflow deployments
@@ -156,8 +156,8 @@ def job_id(identity: TryIdentity, step: Step, configuration: Mapping[str, Any]) 
 
 
 def job_labels(dag_id: str, task_id: str, labels: Mapping[str, str] | None) -> dict[str, str]:
-    """The labels of every job: ``labels`` (checked against BigQuery's rules) and, as the google provider's
-    operators set them, ``airflow-dag`` and ``airflow-task`` made to fit the rules."""
+    """Return the labels of every job: ``labels`` (checked against BigQuery's rules) and, as the google
+    provider's operators set them, ``airflow-dag`` and ``airflow-task`` made to fit the rules."""
     given = dict(labels or {})
     for key, value in given.items():
         if not (_fits_label(key, _LABEL_KEY) and _fits_label(value, _LABEL_VALUE)):
@@ -212,8 +212,9 @@ def load_configurations(
 
 
 def merge_windows(window: DateWindow, max_days: int = MAX_PARTITIONS_PER_JOB) -> list[DateWindow]:
-    """The parts of ``window`` each MERGE covers: at most ``max_days`` days (partitions) each. Each part is
-    atomic; the snapshot rule decides each day on its own, so the parts add up to one MERGE's result."""
+    """Split ``window`` into the parts each MERGE covers: at most ``max_days`` days (partitions) each. Each
+    part is atomic; the snapshot rule decides each day on its own, so the parts add up to one MERGE's
+    result."""
     return slice_date_range(window.start, window.end, max_days=max_days)
 
 
@@ -229,8 +230,8 @@ def load_jobs(
     max_uris: int = MAX_SOURCE_URIS_PER_LOAD_JOB,
     maximum_bytes_billed: int | None = None,
 ) -> list[tuple[str, dict[str, Any]]]:
-    """The (kind, configuration) of each job of a load, in order: the loads of ``uris`` into staging, then
-    a MERGE per part of the scope's window. ``extra_columns`` are the target's columns beyond the table
+    """List the (kind, configuration) of each job of a load, in order: the loads of ``uris`` into staging,
+    then a MERGE per part of the scope's window. ``extra_columns`` are the target's columns beyond the table
     definition (new fields), staged and carried like the defined ones."""
     schema = [*table.staging_schema(), *extra_columns]
     names = [column["name"] for column in extra_columns]
@@ -248,7 +249,7 @@ def query_configuration(
     labels: Mapping[str, str],
     maximum_bytes_billed: int | None = None,
 ) -> dict[str, Any]:
-    """A GoogleSQL query job with named parameters, labelled, capped at ``maximum_bytes_billed``."""
+    """Configure a GoogleSQL query job with named parameters, labelled, capped at ``maximum_bytes_billed``."""
     query: dict[str, Any] = {
         "query": sql,
         "useLegacySql": False,
@@ -261,8 +262,8 @@ def query_configuration(
 
 
 def expiring_days(expiration: dt.timedelta | None, window: DateWindow, today: dt.date) -> DateWindow | None:
-    """The report dates of ``window`` that a table whose partitions expire after ``expiration`` has already
-    deleted, or soon will: BigQuery deletes a partition once its date is older than the expiration."""
+    """Find the report dates of ``window`` that a table whose partitions expire after ``expiration`` has
+    already deleted, or soon will: BigQuery deletes a partition once its date is older than the expiration."""
     if expiration is None:
         return None
     oldest_kept = today - expiration

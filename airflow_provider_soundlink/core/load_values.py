@@ -76,7 +76,7 @@ class LoadColumn:
 
 
 def load_columns(table: TableDefinition) -> tuple[LoadColumn, ...]:
-    """The columns an export row of ``table`` fills."""
+    """List the columns an export row of ``table`` fills."""
     return tuple(
         LoadColumn(column.name, column.type, column.required)
         for column in table.columns
@@ -134,7 +134,7 @@ def _int64(value: Any) -> str | None:
 
 
 def _number(value: Any) -> decimal.Decimal | str:
-    """The exact value of a JSON number or numeric string, or why it is none."""
+    """Return the exact value of a JSON number or numeric string, or why it is none."""
     if isinstance(value, bool):
         return "a number column takes a number, not true or false"
     if isinstance(value, str):
@@ -193,7 +193,8 @@ def _timestamp(value: Any) -> str | None:
 
 @functools.lru_cache(maxsize=4096)
 def _timestamp_text(value: str) -> str | None:
-    """Exports repeat a handful of timestamps, so each is checked once."""
+    """Say why a timestamp's text is unfit, or None; exports repeat a handful of timestamps, so each is
+    checked once."""
     match = _TIMESTAMP.fullmatch(value)
     if match is None:
         return "it is not a timestamp in a form BigQuery's load reads (YYYY-MM-DDTHH:MM[:SS[.SSSSSS]][Z])"
@@ -227,7 +228,7 @@ _CHECKS = {
 
 
 def _shown(value: Any) -> str:
-    """A value as its JSON text would read (an exact number as written), cut to 80 characters."""
+    """Show a value as its JSON text would read (an exact number as written), cut to 80 characters."""
     text = str(value) if isinstance(value, decimal.Decimal) else json.dumps(value, default=str)
     return text if len(text) <= 80 else f"{text[:77]}..."
 
@@ -268,7 +269,7 @@ class CanonicalRows:
         self._timestamps = [operator.attrgetter(c.name) for c in columns if c.type == "TIMESTAMP"]
 
     def count(self, block: bytes) -> int | None:
-        """The number of rows of a run of lines if every one is canonical, else None.
+        """Count the rows of a run of lines if every one is canonical, else return None.
 
         ``decode_lines`` reads whitespace-separated values: the caller makes sure the run holds one JSON
         value per line.

@@ -65,7 +65,8 @@ class ManifestScope:
     for the combinations whose every object has one: the time its export is known to speak for."""
 
     def describe(self) -> str:
-        """The scope's size, as a log says it: "3 campaign_id value(s) x 1 engagement_context value(s)"."""
+        """Give the scope's size, as a log says it:
+        "3 campaign_id value(s) x 1 engagement_context value(s)"."""
         return " x ".join(f"{len(values)} {column} value(s)" for column, values in self.values.items())
 
 
@@ -74,7 +75,7 @@ def entry_window(entry: ManifestEntry) -> DateWindow:
 
 
 def flatten_manifests(manifests: Iterable[Any]) -> list[ManifestEntry]:
-    """The entries of one manifest, or of the manifests several export tasks returned, as one list.
+    """Gather the entries of one manifest, or of the manifests several export tasks returned, into one list.
 
     Accepts a list of entries, a list of lists of entries (the outputs of several export tasks, or the
     XCom of a mapped task), or a mix; every
@@ -162,7 +163,7 @@ def _checked_entry(entry: object, position: int) -> ManifestEntry:
 
 
 def manifest_scope(entries: Sequence[ManifestEntry]) -> ManifestScope:
-    """The scope a complete manifest covers; refuses a manifest that is empty, mixed or has gaps.
+    """Find the scope a complete manifest covers; refuse a manifest that is empty, mixed or has gaps.
 
     The window runs from the earliest start to the latest end. The MERGE treats the export as the truth for
     every combination of the scope values over every day of that window, so each combination must have been
@@ -224,7 +225,7 @@ def _describe(columns: Sequence[str], key: Sequence[str]) -> str:
 
 
 def uncovered_days(window: DateWindow, parts: Iterable[DateWindow]) -> list[DateWindow]:
-    """The stretches of ``window`` that none of ``parts`` covers, in date order."""
+    """Find the stretches of ``window`` that none of ``parts`` covers, in date order."""
     gaps = []
     cursor = window.start
     for part in sorted(parts):

@@ -43,7 +43,7 @@ COLUMN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,299}")
 
 
 def json_kind(value: object) -> str:
-    """The JSON kind of a decoded value; integers outside INT64 count as numbers."""
+    """Name the JSON kind of a decoded value; integers outside INT64 count as numbers."""
     if value is None:
         return NULL
     if isinstance(value, bool):
@@ -60,7 +60,7 @@ def json_kind(value: object) -> str:
 
 
 def column_type(kinds: Collection[str]) -> str | None:
-    """The BigQuery type of a new column by the rule in the module docstring; None: only nulls seen."""
+    """Choose the BigQuery type of a new column by the rule in the module docstring; None: only nulls seen."""
     seen = set(kinds) - {NULL}
     if not seen:
         return None
@@ -82,8 +82,8 @@ RESERVED_COLUMN_PREFIXES = ("_TABLE_", "_FILE_", "_PARTITION", "_ROW_TIMESTAMP",
 def columns_to_add(
     entries: Iterable[Mapping[str, Any]], existing: Collection[str]
 ) -> tuple[dict[str, str], dict[str, str]]:
-    """The new fields of manifest entries that get a column now, with its type, and those that get none,
-    with the reason; fields already a column (``existing``, any case) are left out of both."""
+    """Split the new fields of manifest entries into those that get a column now, with its type, and those
+    that get none, with the reason; fields already a column (``existing``, any case) are left out of both."""
     kinds: dict[str, set[str]] = {}
     unknown: set[str] = set()
     for entry in entries:
@@ -123,7 +123,8 @@ def _unusable_column_name(name: str) -> str | None:
 
 
 def columns_beyond(defined: Collection[str], schema: Iterable[Any]) -> list[dict[str, str]]:
-    """The fields of a BigQuery schema whose names ``defined`` lacks (any case), as NULLABLE schema fields."""
+    """List the fields of a BigQuery schema whose names ``defined`` lacks (any case), as NULLABLE schema
+    fields."""
     known = {name.lower() for name in defined}
     return [
         {"name": field.name, "type": field.field_type, "mode": "NULLABLE"}

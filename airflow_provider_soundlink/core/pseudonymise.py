@@ -16,7 +16,7 @@ from airflow_provider_soundlink.errors import SoundlinkConfigurationError
 
 
 def pseudonymise(value: str, key: str) -> str:
-    """The pseudonym of ``value``: 64 lower-case hex digits of HMAC-SHA256 keyed with ``key``."""
+    """Compute the pseudonym of ``value``: 64 lower-case hex digits of HMAC-SHA256 keyed with ``key``."""
     if not key:
         raise SoundlinkConfigurationError(
             "the pseudonymisation key is empty; a keyless hash of personal data can be reversed"

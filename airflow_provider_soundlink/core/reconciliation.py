@@ -82,7 +82,7 @@ def sum_totals(parts: Iterable[Mapping[str, object]], metrics: Sequence[str]) ->
 def compare_totals(
     table: Totals, api: Totals, campaign_ids: Sequence[str], metrics: Sequence[str], tolerance: Tolerance
 ) -> list[Difference]:
-    """The metrics of each campaign whose table total and API total differ beyond ``tolerance``; a
+    """Find the metrics of each campaign whose table total and API total differ beyond ``tolerance``; a
     campaign without rows in the table has table totals of 0."""
     differences = []
     for campaign_id in campaign_ids:
@@ -95,7 +95,7 @@ def compare_totals(
 
 
 def difference_table(differences: Sequence[Difference]) -> str:
-    """The differences as an aligned text table, for a log or an error message."""
+    """Lay out the differences as an aligned text table, for a log or an error message."""
     header = ("campaign_id", "metric", "table", "api", "difference")
     rows = [header, *(tuple(difference.as_dict().values()) for difference in differences)]
     widths = [max(len(row[column]) for row in rows) for column in range(len(header))]

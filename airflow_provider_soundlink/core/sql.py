@@ -187,7 +187,7 @@ class MergeStatement:
 
 
 def string_array_parameter(name: str, values: Sequence[object]) -> dict[str, Any]:
-    """A named ``ARRAY<STRING>`` query parameter in the BigQuery REST API's shape."""
+    """Build a named ``ARRAY<STRING>`` query parameter in the BigQuery REST API's shape."""
     return {
         "name": name,
         "parameterType": {"type": "ARRAY", "arrayType": {"type": "STRING"}},
@@ -196,12 +196,12 @@ def string_array_parameter(name: str, values: Sequence[object]) -> dict[str, Any
 
 
 def scope_parameter(column: str) -> str:
-    """The query parameter holding the values of a scope column."""
+    """Name the query parameter holding the values of a scope column."""
     return f"scope_{column}"
 
 
 def _wrapped(opening: str, items: Sequence[str], closing: str, indent: int = 4) -> str:
-    """``opening`` + the comma-separated ``items`` + ``closing``, wrapped between items (never inside
+    """Return ``opening`` + the comma-separated ``items`` + ``closing``, wrapped between items (never inside
     one) to keep the SQL readable."""
     pieces = [f"{item}," for item in items[:-1]] + [f"{items[-1]}{closing}"]
     lines = [opening + pieces[0]]
@@ -342,7 +342,8 @@ def merge_statement(
 
 
 def _date_literal(day: dt.date) -> str:
-    """A DATE literal: a constant expression, which is what prunes partitions (see the module docstring)."""
+    """Write a DATE literal: a constant expression, which is what prunes partitions (see the module
+    docstring)."""
     return f"DATE '{day.isoformat()}'"
 
 

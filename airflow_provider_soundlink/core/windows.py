@@ -55,7 +55,7 @@ def slice_date_range(start: dt.date, end: dt.date, max_days: int = MAX_EXPORT_DA
 
 
 def revision_window(report_date: dt.date, revision_days: int) -> DateWindow:
-    """The report dates a run for ``report_date`` loads: that day and the ``revision_days`` before it."""
+    """List the report dates a run for ``report_date`` loads: that day and the ``revision_days`` before it."""
     if revision_days < 0:
         raise SoundlinkConfigurationError(f"revision_days must be 0 or more, got {revision_days}")
     return DateWindow(report_date - dt.timedelta(days=revision_days), report_date)

@@ -173,7 +173,7 @@ class PipelineConfig:
         )
 
     def params(self) -> dict[str, Any]:
-        """The DAG params that override this configuration for one run."""
+        """Return the DAG params that override this configuration for one run."""
         return {
             # "null" in a type marks the param optional in Airflow 3's trigger form (no asterisk).
             "campaign_ids": Param(
@@ -218,7 +218,7 @@ class PipelineConfig:
         }
 
     def link_stats_params(self) -> dict[str, Any]:
-        """The daily DAG's param that turns its link-stats tasks on for one run."""
+        """Return the daily DAG's param that turns its link-stats tasks on for one run."""
         return {
             "link_stats_groupings": Param(
                 list(self.link_stats_groupings),
@@ -236,7 +236,7 @@ def parse_campaign_ids(text: str) -> tuple[str, ...]:
 
 
 def parse_export_shards(text: str) -> int:
-    """The ``SOUNDLINK_EXPORT_SHARDS`` setting as a number; its range is checked by PipelineConfig."""
+    """Parse the ``SOUNDLINK_EXPORT_SHARDS`` setting as a number; its range is checked by PipelineConfig."""
     try:
         return int(text)
     except ValueError:
@@ -247,7 +247,7 @@ def parse_export_shards(text: str) -> int:
 
 
 def parse_switch(name: str, text: str) -> bool:
-    """An on/off setting: ``true`` or ``false`` (any case)."""
+    """Parse an on/off setting: ``true`` or ``false`` (any case)."""
     value = text.strip().lower()
     if value not in ("true", "false"):
         raise SoundlinkConfigurationError(f"{name}={text!r} is not a switch: give true or false")
@@ -271,7 +271,7 @@ def check_link_stats_groupings(names: Iterable[str], setting: str) -> None:
 
 
 def link_stats_groupings(names: Iterable[str]) -> list[str | None]:
-    """The operator's groupings for the run's ``link_stats_groupings`` param (``total`` becomes None)."""
+    """Map the run's ``link_stats_groupings`` param to the operator's groupings (``total`` becomes None)."""
     names = list(dict.fromkeys(names))
     check_link_stats_groupings(names, "the param link_stats_groupings")
     return [None if name == UNGROUPED_TOTAL else name for name in names]

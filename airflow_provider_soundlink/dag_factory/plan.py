@@ -19,14 +19,14 @@ log = logging.getLogger(__name__)
 
 
 def shard_key(shard: int) -> str:
-    """The plan's XCom key holding the campaigns of one export shard."""
+    """Name the plan's XCom key holding the campaigns of one export shard."""
     return f"shard_{shard}"
 
 
 def plan_exports(
     window: DateWindow, params: Mapping[str, Any], soundlink_conn_id: str, shards: int
 ) -> dict[str, Any]:
-    """The run's export plan: its report dates and, under :func:`shard_key`, each shard's campaigns.
+    """Make the run's export plan: its report dates and, under :func:`shard_key`, each shard's campaigns.
 
     The plan task returns it with ``multiple_outputs``, so each export task pulls only its own share.
     Campaigns come from the ``campaign_ids`` param or, when it is empty, from the campaigns endpoint

@@ -47,7 +47,7 @@ BIGQUERY_FROM_PARAMS: dict[str, Any] = {
 
 
 def planned_window(plan_outputs: PlainXComArg) -> dict[str, Any]:
-    """The report dates of the plan task's output, as the operators' date arguments."""
+    """Return the report dates of the plan task's output, as the operators' date arguments."""
     return {
         "report_start_date": plan_outputs["report_start_date"],
         "report_end_date": plan_outputs["report_end_date"],
@@ -102,8 +102,8 @@ def add_export_and_merge_tasks(config: PipelineConfig, plan: XComArg) -> None:
 
 
 def add_link_stats_tasks(config: PipelineConfig, plan: XComArg) -> None:
-    """The daily DAG's optional link statistics: when the run's ``link_stats_groupings`` is not empty,
-    one task exports those groupings for each of the planned report dates and one MERGE loads them into
+    """Add the daily DAG's optional link statistics: when the run's ``link_stats_groupings`` is not empty, one
+    task exports those groupings for each of the planned report dates and one MERGE loads them into
     ``link_clicks_daily``; otherwise both are skipped.
 
     Call it inside the DAG's context, with the output of the plan task (see
@@ -114,7 +114,7 @@ def add_link_stats_tasks(config: PipelineConfig, plan: XComArg) -> None:
 
     @task.short_circuit(task_id="plan_link_stats")
     def plan_link_stats(**context: Any) -> list[str | None]:
-        """The run's link-statistics groupings; none skips the link-stats tasks."""
+        """Read the run's link-statistics groupings; none skips the link-stats tasks."""
         groupings = link_stats_groupings(context["params"].get("link_stats_groupings") or ())
         log.info("Link statistics: %s", groupings or "none configured, skipping them")
         return groupings

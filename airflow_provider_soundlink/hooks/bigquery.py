@@ -35,8 +35,8 @@ class SoundlinkBigQueryHook(BigQueryHook):
         )
 
     def dataset_location(self, target: TableRef, location: str | None, *, create_if_missing: bool) -> str:
-        """The location of the target's dataset, creating the dataset (in ``location``) if it is missing and
-        ``create_if_missing``; a dataset elsewhere than ``location`` is refused.
+        """Return the location of the target's dataset, creating the dataset (in ``location``) if it is
+        missing and ``create_if_missing``; a dataset elsewhere than ``location`` is refused.
 
         Looked up first: creating one, even with ``exists_ok``, needs ``bigquery.datasets.create``, which
         a least-privilege service account that only loads into an existing dataset does not hold. A
@@ -69,7 +69,7 @@ class SoundlinkBigQueryHook(BigQueryHook):
         return existing or location or "US"
 
     def default_partition_expiration(self, target: TableRef) -> dt.timedelta | None:
-        """The target dataset's default partition expiration, which tables created without one inherit."""
+        """Get the target dataset's default partition expiration, which tables created without one inherit."""
         dataset = self.get_dataset(dataset_id=target.dataset, project_id=target.project)
         milliseconds = dataset.default_partition_expiration_ms
         return None if milliseconds is None else dt.timedelta(milliseconds=int(milliseconds))

@@ -102,7 +102,7 @@ def ui_field_behaviour() -> dict[str, Any]:
 
 
 def provider_connection_type() -> dict[str, Any]:
-    """The connection type's entry in the provider info, which Airflow 3 builds the form from."""
+    """Return the connection type's entry in the provider info, which Airflow 3 builds the form from."""
     behaviour = ui_field_behaviour()
     return {
         "connection-type": CONNECTION_TYPE,
@@ -125,7 +125,7 @@ def provider_connection_type() -> dict[str, Any]:
 
 
 def form_widgets() -> dict[str, Any]:
-    """The extras' wtforms fields, as Airflow 2.11's ``get_connection_form_widgets`` returns them."""
+    """Build the extras' wtforms fields, as Airflow 2.11's ``get_connection_form_widgets`` returns them."""
     from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, BS3TextFieldWidget
     from flask_babel import lazy_gettext
     from wtforms import BooleanField, IntegerField, PasswordField

@@ -170,7 +170,7 @@ class SoundlinkHook(BaseHook):
 
 
 def _truthy(value: Any) -> bool:
-    """An extra's boolean, whether the connection stored it as JSON true or as the string "true"."""
+    """Read an extra's boolean, whether the connection stored it as JSON true or as the string "true"."""
     if isinstance(value, str):
         return value.strip().lower() in {"true", "1", "yes"}
     return bool(value)

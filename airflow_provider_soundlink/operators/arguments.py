@@ -20,7 +20,7 @@ def is_template(value: object) -> bool:
 
 
 def parse_report_date(name: str, value: object) -> dt.date:
-    """A report date from a ``YYYY-MM-DD`` string or a date; a datetime counts as its calendar date."""
+    """Parse a report date from a ``YYYY-MM-DD`` string or a date; a datetime counts as its calendar date."""
     if isinstance(value, dt.datetime):
         return value.date()
     if isinstance(value, dt.date):
@@ -49,7 +49,7 @@ def export_window(report_start_date: object, report_end_date: object) -> DateWin
 
 
 def campaign_id_list(campaign_ids: object) -> list[str]:
-    """The campaign ids as a list without duplicates (first occurrence kept), refusing anything else.
+    """Return the campaign ids as a list without duplicates (first occurrence kept), refusing anything else.
 
     An empty list is valid: an export shard of a run with fewer campaigns than shards exports nothing.
     """

@@ -31,7 +31,7 @@ TRY_IDENTITY_KEY = "soundlink_try_identity"
 
 
 def try_identity(context: Context) -> TryIdentity:
-    """The identity of this execution of the task's try, the same for a second process of the try.
+    """Return the identity of this execution of the task's try, the same for a second process of the try.
 
     Airflow 3 gives each try its own ``ti.id``, which a second delivery of the same try shares. Airflow
     2.11 has none, and its run's database id may name another run: ``airflow dags test`` of the same date
@@ -191,7 +191,7 @@ class BigQueryJobRunner:
         )
 
     def _succeeded(self, identity: TryIdentity, step: Step, configuration: Mapping[str, Any]) -> Any:
-        """The attempt of an earlier step that succeeded: a task resumed after a deferral kept no job."""
+        """Find the attempt of an earlier step that succeeded: a task resumed after a deferral kept no job."""
         for attempt in range(1, self.max_attempts + 1):
             job = self._get(identity, Step(step.kind, step.index, attempt), configuration)
             if job.error_result is None:

@@ -270,7 +270,7 @@ class SoundlinkBigQueryMergeOperator(ReportsLineage, BaseOperator):
         return _Load(hook, location, target, staging, scope, uris, jobs, identity)
 
     def _proceed(self, context: Context, load: _Load, finished: Step | None) -> dict[str, Any]:
-        """The jobs after ``finished`` (all when None); the staging table is dropped at the end or on any
+        """Run the jobs after ``finished`` (all when None); the staging table is dropped at the end or on any
         failure, but not when the task defers, since it resumes with it."""
         self._runner = BigQueryJobRunner(
             self,

@@ -36,7 +36,7 @@ from airflow_provider_soundlink.operators.links import GcsFolderLink
 def export_object_name(
     prefix: str, kind: ExportKind, campaign_id: str, window: DateWindow, engagement_context: str | None
 ) -> str:
-    """The GCS object of one campaign's window; fixed by its inputs, so a re-run overwrites it.
+    """Name the GCS object of one campaign's window; fixed by its inputs, so a re-run overwrites it.
 
     Campaign ids are opaque: they are percent-encoded whole, so no id can add or escape a path level.
     """
@@ -198,7 +198,8 @@ class SoundlinkExportToGCSOperator(ReportsLineage, BaseOperator):
         return planned
 
     def _scope(self, campaign_id: str) -> dict[str, str]:
-        """The scope columns this object covers one value of; without a context it covers all contexts."""
+        """Return the scope columns this object covers one value of; without a context it covers all
+        contexts."""
         if self.engagement_context is None:
             return {"campaign_id": campaign_id}
         return {"campaign_id": campaign_id, "engagement_context": self.engagement_context}

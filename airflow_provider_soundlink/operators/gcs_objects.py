@@ -28,8 +28,8 @@ def gcs_uri(bucket: str, object_name: str) -> str:
 
 
 def bucket_locations(gcs: GCSHook, uris: Sequence[str]) -> dict[str, str | None]:
-    """The location of each bucket the ``gs://`` URIs name; None where it cannot be read (reading it needs
-    ``storage.buckets.get``, which a least-privilege account may lack)."""
+    """Read the location of each bucket the ``gs://`` URIs name; None where it cannot be read (reading it
+    needs ``storage.buckets.get``, which a least-privilege account may lack)."""
     from google.api_core.exceptions import GoogleAPICallError
 
     client = gcs.get_conn()
@@ -60,7 +60,8 @@ def check_bucket_locations(
 
 @contextlib.contextmanager
 def complete_object_upload(gcs: GCSHook, bucket: str, object_name: str) -> Iterator[BlobWriter]:
-    """A writer into ``gs://{bucket}/{object_name}`` whose object exists only once its block ends normally.
+    """Open a writer into ``gs://{bucket}/{object_name}`` whose object exists only once its block ends
+    normally.
 
     Writes go out as the chunks of one resumable upload, so memory stays flat and no local file is
     written. "Only a completed resumable upload appears in your bucket and, if applicable, replaces an

@@ -60,7 +60,7 @@ class RecordedLineage:
 
 
 def gcs_dataset(uri: str, table: str) -> LineageDataset:
-    """The dataset of a ``gs://bucket/name`` object of ``table``: its folder up to the table's level
+    """Return the dataset of a ``gs://bucket/name`` object of ``table``: its folder up to the table's level
     (the object's own folder if no level is named after the table)."""
     bucket, _, name = uri.removeprefix("gs://").partition("/")
     levels = name.split("/")[:-1]
@@ -70,7 +70,7 @@ def gcs_dataset(uri: str, table: str) -> LineageDataset:
 
 
 def gcs_folder_dataset(bucket: str, prefix: str, table: str) -> LineageDataset:
-    """The dataset of the folder ``{prefix}/{table}`` that a task writes ``table``'s objects into."""
+    """Return the dataset of the folder ``{prefix}/{table}`` that a task writes ``table``'s objects into."""
     return LineageDataset(f"gs://{bucket}", "/".join(part for part in (prefix.strip("/"), table) if part))
 
 
@@ -98,7 +98,7 @@ def record_load(
 
 
 def api_dataset(base_url: str, path: str) -> LineageDataset:
-    """The dataset of one Soundlink API resource: the base URL's scheme and host, and the path."""
+    """Return the dataset of one Soundlink API resource: the base URL's scheme and host, and the path."""
     parts = urlsplit(base_url)
     base_path = parts.path.rstrip("/")
     return LineageDataset(f"{parts.scheme}://{parts.netloc}", f"{base_path}{path}")
@@ -116,7 +116,7 @@ class ReportsLineage:
         return self._lineage
 
     def planned_lineage(self) -> RecordedLineage:
-        """What the task will read and write, from its rendered arguments alone (no I/O)."""
+        """Work out what the task will read and write, from its rendered arguments alone (no I/O)."""
         return RecordedLineage()
 
     def get_openlineage_facets_on_start(self) -> OperatorLineage:
@@ -127,7 +127,7 @@ class ReportsLineage:
 
 
 def operator_lineage(recorded: RecordedLineage) -> OperatorLineage:
-    """The recorded datasets as the openlineage provider's ``OperatorLineage``; needs that provider."""
+    """Wrap the recorded datasets as the openlineage provider's ``OperatorLineage``; needs that provider."""
     from airflow.providers.common.compat.openlineage.facet import (
         Dataset,
         ExternalQueryRunFacet,

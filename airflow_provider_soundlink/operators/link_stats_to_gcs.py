@@ -49,7 +49,7 @@ _LAST_MILLISECOND = dt.time(23, 59, 59, 999_000)
 
 
 def grouping_list(groupings: object) -> list[str | None]:
-    """The requested groupings without duplicates, refusing anything the endpoint does not know."""
+    """Return the requested groupings without duplicates, refusing anything the endpoint does not know."""
     if isinstance(groupings, (str, bytes)) or not isinstance(groupings, Sequence):
         raise SoundlinkConfigurationError(
             f"groupings must be a list, got {groupings!r}; e.g. [None, 'country', 'params'] (None is the "
@@ -71,14 +71,14 @@ def grouping_list(groupings: object) -> list[str | None]:
 
 
 def group_by_value(grouping: str | None) -> str:
-    """What the ``group_by`` column (and the object name) holds for a grouping."""
+    """Return what the ``group_by`` column (and the object name) holds for a grouping."""
     return grouping or UNGROUPED_TOTAL
 
 
 def link_stats_object_name(
     prefix: str, grouping: str | None, stored_filters: Mapping[str, str], day: dt.date
 ) -> str:
-    """The GCS object of one day and grouping; fixed by its inputs, so a re-run overwrites it.
+    """Name the GCS object of one day and grouping; fixed by its inputs, so a re-run overwrites it.
 
     Only the filters in use name a path level; their values are the stored ones (pseudonymised where
     personal) and are percent-encoded whole, so no value can add or escape a path level. Each ``column=value``
@@ -370,7 +370,7 @@ def _expected_fields(grouping: str | None) -> set[str]:
 
 
 def _text(entry: Mapping[str, Any], field: str) -> str:
-    """A group value as text; a value Soundlink left empty is stored as '' (the key never holds NULL)."""
+    """Read a group value as text; a value Soundlink left empty is stored as '' (the key never holds NULL)."""
     if field not in entry:
         raise SoundlinkAPIError(
             200, None, f"a link-stats entry lacks its group field {field!r}: {sorted(entry)}", None
@@ -380,7 +380,7 @@ def _text(entry: Mapping[str, Any], field: str) -> str:
 
 
 def _count(entry: Mapping[str, Any]) -> int:
-    """An entry's click count: a whole number, never rounded from a fraction (one rule for numbers)."""
+    """Read an entry's click count: a whole number, never rounded from a fraction (one rule for numbers)."""
     count = entry.get("count")
     if isinstance(count, bool) or not isinstance(count, int) or count < 0:
         raise SoundlinkUnexpectedResponseError(

@@ -72,7 +72,7 @@ class PageOptions:
         return asked if self.max_items is None else min(asked, self.max_items)
 
     def served(self, entries: Sequence[Any], start: int, size: int) -> list[Any]:
-        """The page of ``size`` entries from ``start``, with the listing shifted by ``shift``."""
+        """Serve the page of ``size`` entries from ``start``, with the listing shifted by ``shift``."""
         return list(entries[max(0, start - self.shift) : max(0, start - self.shift + size)])
 
 
@@ -375,7 +375,7 @@ def _date(query: dict[str, str], name: str) -> dt.date | None:
 
 
 def _window(query: dict[str, str], today: dt.date) -> tuple[dt.date, dt.date]:
-    """The inclusive date window; an omitted end is today, an omitted start 90 days before the end."""
+    """Read the inclusive date window; an omitted end is today, an omitted start 90 days before the end."""
     start = _date(query, "startDate")
     end = _date(query, "endDate") or today
     start = start or end - dt.timedelta(days=MAX_WINDOW_DAYS - 1)

@@ -15,7 +15,7 @@ TRICKLE_PIECE_SECONDS = 0.1
 
 
 def faulted_lines(lines: Iterator[str], row_count: int, fault: Fault | None, unframed: bool) -> Iterator[str]:
-    """The export's lines as a row fault leaves them (schema_version is applied by the producer).
+    """Return the export's lines as a row fault leaves them (schema_version is applied by the producer).
 
     ``unframed``: the body is delimited by closing the connection, so a cut also sends half of the
     next line, to end the stream mid-line; a chunked body's missing terminator says enough.
@@ -39,7 +39,8 @@ def faulted_lines(lines: Iterator[str], row_count: int, fault: Fault | None, unf
 
 
 def announced_rows(row_count: int, fault: Fault | None) -> int:
-    """The X-Row-Count of an export of ``row_count`` rows under a row fault: one less for a dropped row."""
+    """Return the X-Row-Count of an export of ``row_count`` rows under a row fault: one less for a dropped
+    row."""
     if fault is not None and fault.kind is FaultKind.DROP_ROW and fault.options["at_line"] <= row_count:
         return row_count - 1
     return row_count

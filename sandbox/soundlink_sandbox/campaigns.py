@@ -88,8 +88,8 @@ _GENERATED_RUNNING_START = dt.datetime(2025, 6, 2, 9, 0, 0, tzinfo=_UTC)
 
 
 def generated_blueprint(seed: int, index: int) -> Blueprint:
-    """The blueprint of campaign ``index`` beyond the fixed six (``--campaigns N``): mostly campaigns of
-    two to sixteen weeks that ended between 2022 and 2024, a few running since mid-2025."""
+    """Generate the blueprint of campaign ``index`` beyond the fixed six (``--campaigns N``): mostly campaigns
+    of two to sixteen weeks that ended between 2022 and 2024, a few running since mid-2025."""
     tag = (seed, "generated", index)
     running = hash_of(*tag, "running") % 1000 < _GENERATED_RUNNING_PER_MILLE
     if running:
@@ -238,7 +238,7 @@ class Campaign:
         return 0.85 + 0.15 * fraction_of(splitmix64(self.breakdown_key ^ day.toordinal()), 48)
 
     def audience_on(self, day: dt.date) -> float:
-        """Listening relative to a running day: none before start, halving daily after the end."""
+        """Return listening relative to a running day: none before start, halving daily after the end."""
         status = self.status_on(day)
         if status == "scheduled":
             return 0.0

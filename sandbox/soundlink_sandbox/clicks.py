@@ -76,7 +76,7 @@ class ClickLog:
         subscriber_id: str | None = None,
         profile_id: str | None = None,
     ) -> list[ClickEvent]:
-        """The clicks in ``period_from..period_to`` (both inclusive; naive means UTC), in time order."""
+        """List the clicks in ``period_from..period_to`` (both inclusive; naive means UTC), in time order."""
         start, end = _as_utc(period_from), _as_utc(period_to)
         return [
             event

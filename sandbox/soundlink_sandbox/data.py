@@ -133,7 +133,7 @@ class SandboxData:
             raise UnknownCampaignError(campaign_id) from None
 
     def campaign(self, campaign_id: str, today: dt.date) -> dict[str, Any]:
-        """The campaign as ``GET /v1/campaigns/{campaignId}`` returns it on ``today``."""
+        """Render the campaign as ``GET /v1/campaigns/{campaignId}`` returns it on ``today``."""
         campaign = self._campaign(campaign_id)
         blueprint = campaign.blueprint
         daily_budget = campaign.daily_budget_cents * 10_000
@@ -191,7 +191,7 @@ class SandboxData:
         today: dt.date,
         schema_version: str = SCHEMA_VERSION,
     ) -> Iterator[BreakdownRecord]:
-        """The window's rows in export order (report_date, country_code), produced lazily."""
+        """Yield the window's rows in export order (report_date, country_code), produced lazily."""
         campaign = self._campaign(campaign_id)
         rows = self._rows[campaign_id]
         for day in campaign.report_dates(start, end, today):
@@ -245,7 +245,7 @@ class SandboxData:
     # Engagement ----------------------------------------------------------------------------------
 
     def _engagement_campaign(self, campaign_id: str, engagement_context: str | None) -> Campaign | None:
-        """The campaign if it has rows in the requested context, else None."""
+        """Return the campaign if it has rows in the requested context, else None."""
         campaign = self._campaign(campaign_id)
         if campaign.engagement_context is None:
             return None
@@ -279,7 +279,7 @@ class SandboxData:
         descending: bool = False,
         skip: int = 0,
     ) -> Iterator[str]:
-        """The window's rows as JSON lines in export order (or its reverse), after skipping ``skip``.
+        """Yield the window's rows as JSON lines in export order (or its reverse), after skipping ``skip``.
 
         Produced one report date at a time, so memory stays flat however long the stream; whole
         days inside ``skip`` are never rendered.
@@ -322,7 +322,8 @@ class SandboxData:
         subscriber_id: str | None = None,
         profile_id: str | None = None,
     ) -> list[ClickEvent]:
-        """The tracked clicks in ``period_from..period_to`` (both inclusive; naive means UTC), in time order.
+        """List the tracked clicks in ``period_from..period_to`` (both inclusive; naive means UTC), in time
+        order.
 
         Clicks happen on the days a campaign is active, whatever the sandbox's today.
         """

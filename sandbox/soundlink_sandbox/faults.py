@@ -301,7 +301,7 @@ class FaultBook:
             self._faults.clear()
 
     def take(self, path: str, kinds: frozenset[FaultKind]) -> Fault | None:
-        """The first live fault of one of ``kinds`` matching ``path``, with one use consumed."""
+        """Take the first live fault of one of ``kinds`` matching ``path``, with one use consumed."""
         with self._lock:
             for fault in self._faults:
                 if fault.remaining > 0 and fault.kind in kinds and fault.path.search(path):

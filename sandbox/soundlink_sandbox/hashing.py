@@ -23,7 +23,7 @@ def splitmix64(value: int) -> int:
 
 
 def hash_of(*parts: object) -> int:
-    """A 64-bit key for set-up values (names, ids), from readable parts."""
+    """Make a 64-bit key for set-up values (names, ids) from readable parts."""
     digest = hashlib.blake2b("|".join(map(str, parts)).encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big")
 
@@ -55,7 +55,7 @@ def uuid_of(*parts: object) -> str:
 
 
 def isrc_of(*parts: object) -> str:
-    """An ISRC-shaped code: country, registrant, year 25, designation."""
+    """Make an ISRC-shaped code: country, registrant, year 25, designation."""
     hashed = hash_of(*parts)
     registrant = base62_id(3, "registrant", *parts).upper()
     return f"{pick(_ISRC_COUNTRIES, *parts)}{registrant}25{hashed % 100000:05d}"

@@ -36,7 +36,7 @@ _COMPLETENESS_PER_MILLE = (0, 800, 880, 930, 960, 980, 990, 996, 1000)
 
 
 def revision_day(report_date: dt.date, today: dt.date) -> dt.date:
-    """The day whose knowledge a row reflects: today, or the day its revision window closed."""
+    """Return the day whose knowledge a row reflects: today, or the day its revision window closed."""
     return min(today, report_date + dt.timedelta(days=REVISABLE_DAYS + 1))
 
 
@@ -87,7 +87,7 @@ class CampaignRows:
         )
 
     def _row_head(self, day: dt.date, today: dt.date, schema_version: str) -> str:
-        """The common leading fields of a row for ``day``, up to the country_code value."""
+        """Render the common leading fields of a row for ``day``, up to the country_code value."""
         revision = revision_day(day, today)
         return (
             f'{{{self._account_fields},"schema_version":{_json_str(schema_version)},'
@@ -96,7 +96,7 @@ class CampaignRows:
         )
 
     def breakdown_day(self, day: dt.date, today: dt.date, schema_version: str) -> Iterator[BreakdownRecord]:
-        """The day's ``campaign_country_daily`` rows by country code, as known on ``today``."""
+        """Yield the day's ``campaign_country_daily`` rows by country code, as known on ``today``."""
         campaign = self.campaign
         completeness = _COMPLETENESS_PER_MILLE[(revision_day(day, today) - day).days]
         head = self._row_head(day, today, schema_version) + '"country_code":'
@@ -172,7 +172,7 @@ class CampaignRows:
             )
 
     def engagement_day(self, day: dt.date, today: dt.date, schema_version: str) -> list[str]:
-        """The day's ``campaign_engagement_daily`` lines in export order, as known on ``today``.
+        """Render the day's ``campaign_engagement_daily`` lines in export order, as known on ``today``.
 
         A whole day at once, as a list, so that a descending listing can reverse it.
         """

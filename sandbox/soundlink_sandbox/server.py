@@ -96,8 +96,8 @@ class SandboxState:
 
     @contextlib.contextmanager
     def answering(self) -> Iterator[None]:
-        """Counts an API request as in flight while it is being answered; a test can see a trickle
-        that its client gave up on end, rather than write on for minutes."""
+        """Count an API request as in flight while it is being answered; a test can see a trickle that its
+        client gave up on end, rather than write on for minutes."""
         with self._lock:
             self._in_flight += 1
         try:
@@ -137,8 +137,8 @@ class SandboxServer(ThreadingHTTPServer):
         return int(self.server_address[1])
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        """A client that drops its connection (a timeout, a deadline, a closed session) is normal
-        traffic, not a server fault: only other errors are printed, with their traceback."""
+        """Treat a client that drops its connection (a timeout, a deadline, a closed session) as normal
+        traffic, not a server fault: print only other errors, with their traceback."""
         if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
             return
         super().handle_error(request, client_address)

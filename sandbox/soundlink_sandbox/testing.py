@@ -129,7 +129,7 @@ class SandboxProcess:
         raise SandboxStartError(f"the sandbox did not answer within {STARTUP_TIMEOUT_SECONDS:g}s: {output}")
 
     def output(self) -> str:
-        """What the server has printed so far: its access log and any traceback."""
+        """Return what the server has printed so far: its access log and any traceback."""
         if self._workdir is None:
             return ""
         return (Path(self._workdir.name) / "server.log").read_text(errors="replace")
@@ -198,6 +198,6 @@ class SandboxProcess:
         self._admin("POST", "reset")
 
     def requests_log(self) -> list[dict[str, Any]]:
-        """The API requests served so far: ``{"method", "path", "query", "status"}`` each."""
+        """List the API requests served so far: ``{"method", "path", "query", "status"}`` each."""
         requests: list[dict[str, Any]] = self._admin("GET", "requests")["requests"]
         return requests

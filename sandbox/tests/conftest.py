@@ -34,7 +34,7 @@ def _sandbox_process() -> Iterator[SandboxProcess]:
 
 @pytest.fixture
 def sandbox(_sandbox_process: SandboxProcess) -> SandboxProcess:
-    """The session's sandbox, reset for this test: no faults, empty request log, ``TODAY``."""
+    """Reset the session's sandbox for this test: no faults, empty request log, ``TODAY``."""
     _sandbox_process.reset()
     return _sandbox_process
 
@@ -74,7 +74,7 @@ def truth() -> SandboxData:
 
 @pytest.fixture(scope="session")
 def campaigns(truth: SandboxData) -> dict[str, dict[str, Any]]:
-    """The campaigns by role: the data set's blueprint fixes which is which."""
+    """Pick out the campaigns by role: the data set's blueprint fixes which is which."""
     by_age = truth.campaigns(TODAY)
     return {
         "ended_track": by_age[0],

@@ -71,7 +71,7 @@ class DagRunRecord:
 
 
 def airflow_major_version(venv: Path) -> int:
-    """The major version of the Airflow installed in ``venv``, read from its dist-info directory name."""
+    """Read the major version of the Airflow installed in ``venv`` from its dist-info directory name."""
     dist_infos = sorted(venv.glob("lib/python*/site-packages/apache_airflow-*.dist-info"))
     if not dist_infos:
         raise FileNotFoundError(f"no apache-airflow installed in {venv}")
@@ -188,8 +188,8 @@ class AirflowEnvironment:
         return self.home / "logs" / "airflow-commands.log"
 
     def run_airflow(self, *args: str, timeout: float = COMMAND_TIMEOUT_SECONDS) -> str:
-        """Runs ``airflow ARGS`` to completion and returns its combined output (also appended to
-        :attr:`command_log`); raises if it fails."""
+        """Run ``airflow ARGS`` to completion and return its combined output (also appended to
+        :attr:`command_log`); raise if it fails."""
         command = [str(self.venv / "bin" / "airflow"), *args]
         started = time.monotonic()
         completed = subprocess.run(
@@ -238,8 +238,8 @@ class AirflowEnvironment:
             )
 
     def import_pools(self, pools: Mapping[str, int], description: str) -> None:
-        """Creates (or resizes) the pools, ``name -> slots``, with one CLI call; a deferred task keeps its
-        slot (``include_deferred``), as the README's pools do."""
+        """Create (or resize) the pools, ``name -> slots``, with one CLI call; a deferred task keeps its slot
+        (``include_deferred``), as the README's pools do."""
         pools_file = self.home / "pools.json"
         pool_settings = {
             name: {"slots": slots, "description": description, "include_deferred": True}
@@ -255,7 +255,7 @@ class AirflowEnvironment:
         conf: Mapping[str, Any] | None = None,
         timeout: float = COMMAND_TIMEOUT_SECONDS,
     ) -> DagRunRecord:
-        """Runs one DAG run in-process with ``airflow dags test``; returns it, or raises with task logs."""
+        """Run one DAG run in-process with ``airflow dags test``; return it, or raise with task logs."""
         args = ["dags", "test", dag_id, logical_date.isoformat()]
         if conf is not None:
             args += ["--conf", json.dumps(conf)]
@@ -379,7 +379,7 @@ class AirflowEnvironment:
     def daemons(
         self, celery_workers: Sequence[CeleryWorker] = (), triggerer: bool = False
     ) -> Iterator[_ProcessGroup]:
-        """The long-running processes of a deployment, stopped together on leaving the block.
+        """Start the long-running processes of a deployment, and stop them together on leaving the block.
 
         Airflow 3: the API server (tasks report to its execution API; it serves the UI at ``api_url``), a
         scheduler and a dag processor;
@@ -420,7 +420,7 @@ class AirflowEnvironment:
 
     @contextmanager
     def api_server(self) -> Iterator[str]:
-        """An Airflow 3 API server alone, stopped on leaving the block; yields its base URL."""
+        """Start an Airflow 3 API server alone, and stop it on leaving the block; yield its base URL."""
         port = free_port()
         group = _ProcessGroup(self.home / "api-server", self._env)
         airflow = str(self.venv / "bin" / "airflow")
@@ -447,8 +447,8 @@ class AirflowEnvironment:
         return self.wait_for_run(dag_id, run_id, daemons)
 
     def wait_for_run(self, dag_id: str, run_id: str, daemons: _ProcessGroup) -> DagRunRecord:
-        """Waits while ``daemons`` run ``run_id`` (however it was triggered) to its end; raises with the
-        failed tasks' logs if it failed."""
+        """Wait while ``daemons`` run ``run_id`` (however it was triggered) to its end; raise with the failed
+        tasks' logs if it failed."""
 
         def finished() -> bool:
             runs = self._fetch_runs("dag_id = ? AND run_id = ?", (dag_id, run_id))
@@ -460,9 +460,9 @@ class AirflowEnvironment:
         return runs[0]
 
     def wait_for_serialized_dag(self, dag_id: str, daemons: _ProcessGroup) -> None:
-        """Waits until the daemons' DAG parsing has written ``dag_id`` to the database, which triggering
-        a run and ``backfill create`` read. (``airflow dags reserialize`` beside a running parser races it
-        for the same rows: on PostgreSQL one of the two then fails on a duplicate key.)
+        """Wait until the daemons' DAG parsing has written ``dag_id`` to the database, which triggering a run
+        and ``backfill create`` read. (``airflow dags reserialize`` beside a running parser races it for the
+        same rows: on PostgreSQL one of the two then fails on a duplicate key.)
 
         Both rows: Airflow 2.11 writes ``serialized_dag``, commits while syncing the DAG's permissions,
         and only then writes the ``dag`` row that ``dags trigger`` looks the DAG up in."""
@@ -525,7 +525,7 @@ class AirflowEnvironment:
         return rows[0][0] if rows else None
 
     def _rows(self, query: str, parameters: Sequence[object]) -> list[tuple[Any, ...]]:
-        """The rows of one query, written with ``?`` placeholders, on SQLite or PostgreSQL."""
+        """Fetch the rows of one query, written with ``?`` placeholders, on SQLite or PostgreSQL."""
         if self.database_url.startswith("sqlite"):
             with closing(
                 sqlite3.connect(f"file:{self.database}?mode=ro", uri=True, timeout=30)
@@ -540,7 +540,7 @@ class AirflowEnvironment:
         return rows
 
     def task_log_tail(self, dag_id: str, run_id: str, task_id: str, lines: int = LOG_TAIL_LINES) -> str:
-        """The end of the most recently written attempt log of one task, or a note that none exists."""
+        """Return the end of the most recently written attempt log of one task, or a note that none exists."""
         task_dir = self.home / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}" / f"task_id={task_id}"
         attempts = sorted(task_dir.glob("**/attempt=*.log"), key=lambda path: path.stat().st_mtime)
         if not attempts:
@@ -614,7 +614,7 @@ class _ProcessGroup:
         raise AirflowRunError(f"nothing listens on port {port} after {timeout} s:\n{self.all_log_tails()}")
 
     def wait_until(self, done: Callable[[], object], what: str, timeout: float) -> None:
-        """Polls ``done`` while the daemons run; raises with their log tails if one exits or time runs out."""
+        """Poll ``done`` while the daemons run; raise with their log tails if one exits or time runs out."""
         started = time.monotonic()
         while not done():
             self.raise_if_exited()
@@ -664,6 +664,6 @@ class _ProcessGroup:
 
 
 def day_interval(day: date) -> tuple[datetime, datetime]:
-    """The UTC day [day, day + 1) as a pair of aware datetimes."""
+    """Return the UTC day [day, day + 1) as a pair of aware datetimes."""
     start = datetime(day.year, day.month, day.day, tzinfo=UTC)
     return start, start + timedelta(days=1)

@@ -43,7 +43,7 @@ def write_chart(rows: Iterable[Mapping[str, Any]], path: Path, title: str) -> Pa
 def _with_gaps(
     points: list[tuple[dt.date, int, Decimal]],
 ) -> tuple[list[dt.date], list[float], list[float]]:
-    """The points as plot columns, with a NaN on each day missing between two loaded days: the line
+    """Lay out the points as plot columns, with a NaN on each day missing between two loaded days: the line
     breaks there instead of bridging days that were not loaded."""
     days: list[dt.date] = []
     streams: list[float] = []

@@ -79,7 +79,7 @@ def start_local_bigquery(
 
 
 def google_connection_json(project: str) -> str:
-    """An anonymous ``google_cloud_platform`` connection: the emulators accept any caller."""
+    """Build an anonymous ``google_cloud_platform`` connection: the emulators accept any caller."""
     return json.dumps(
         {"conn_type": "google_cloud_platform", "extra": {"is_anonymous": True, "project": project}}
     )

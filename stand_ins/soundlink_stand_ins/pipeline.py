@@ -44,7 +44,7 @@ _CONVERTERS: dict[str, Callable[[Any], Any]] = {
 
 
 def as_stored(table: TableDefinition, row: Row) -> Row:
-    """An export row (JSON values, money as Decimal) as BigQuery's client returns the stored row."""
+    """Turn an export row (JSON values, money as Decimal) into the stored row BigQuery's client returns."""
     return {
         column.name: None if row[column.name] is None else _CONVERTERS[column.type](row[column.name])
         for column in table.columns
@@ -53,7 +53,7 @@ def as_stored(table: TableDefinition, row: Row) -> Row:
 
 
 def without_timestamps(row: Row) -> Row:
-    """A link-stats row without its fetch and load times, which differ from run to run."""
+    """Return a link-stats row without its fetch and load times, which differ from run to run."""
     return {name: value for name, value in row.items() if name not in TIMESTAMPS}
 
 
@@ -66,7 +66,7 @@ def dag_settings(
     campaign_ids: Sequence[str] = (),
     reconcile: str = "off",
 ) -> dict[str, str]:
-    """The environment variables the example DAGs take their configuration from."""
+    """Build the environment variables the example DAGs take their configuration from."""
     return {
         "SOUNDLINK_RECONCILE": reconcile,
         "SOUNDLINK_BIGQUERY_PROJECT": project,
@@ -78,7 +78,7 @@ def dag_settings(
 
 
 def celery_deployment(*, database_url: str, broker_url: str, result_backend: str) -> dict[str, str]:
-    """The settings of a CeleryExecutor deployment on PostgreSQL and Redis: what the platform tests run
+    """Return the settings of a CeleryExecutor deployment on PostgreSQL and Redis: what the platform tests run
     and what docker-compose.yaml sets (tests/unit/test_docker_compose.py compares the two)."""
     return {
         "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
@@ -108,7 +108,7 @@ def parse_dags(python: Path, home: Path, environment: Mapping[str, str]) -> dict
 
 
 def campaigns_created_by(day: dt.date) -> list[str]:
-    """The campaigns the DAGs choose for a window ending on ``day`` when no campaign_ids are given."""
+    """List the campaigns the DAGs choose for a window ending on ``day`` when no campaign_ids are given."""
     return [
         campaign["campaignId"]
         for campaign in TRUTH.campaigns()
@@ -149,7 +149,7 @@ class Warehouse:
         return [dict(row.items()) for row in client.list_rows(f"{self.project}.{self.dataset}.{table.name}")]
 
     def stored(self, kind: ExportKind) -> dict[Key, Row]:
-        """The stored rows by primary key, without the load time the MERGE stamps on each run."""
+        """Read the stored rows by primary key, without the load time the MERGE stamps on each run."""
         table = table_definition(kind)
         return {
             tuple(row[name] for name in table.primary_key): {
@@ -159,13 +159,13 @@ class Warehouse:
         }
 
     def link_stats(self) -> list[Row]:
-        """The rows of ``link_clicks_daily`` without their fetch and load times, sorted as
-        the tests' ``link_stats_truth`` sorts."""
+        """Read the rows of ``link_clicks_daily`` without their fetch and load times, sorted as the tests'
+        ``link_stats_truth`` sorts."""
         rows = self._rows(table_definition(ExportKind.LINK_STATS))
         return sorted((without_timestamps(row) for row in rows), key=repr)
 
     def last_loaded_at(self, kind: ExportKind) -> dt.datetime:
-        """The newest load time the MERGE stamped on a row: it moves when a run loaded the table again."""
+        """Get the newest load time the MERGE stamped on a row: it moves when a run loaded the table again."""
         table = table_definition(kind)
         loaded: dt.datetime = max(row[table.loaded_at_field] for row in self._rows(table))
         return loaded

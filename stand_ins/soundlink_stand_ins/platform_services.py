@@ -23,7 +23,7 @@ from soundlink_stand_ins.processes import (
 
 
 def _postgres_program(name: str) -> str:
-    """A PostgreSQL server program from Debian's ``postgresql`` package (newest major version)."""
+    """Find a PostgreSQL server program from Debian's ``postgresql`` package (newest major version)."""
     found = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"), key=lambda path: int(path.parts[-3]))
     if not found:
         raise ServiceError(f"PostgreSQL's {name} is missing: run scripts/bootstrap.sh system")
@@ -36,7 +36,7 @@ def _as_postgres_user() -> dict[str, Any]:
 
 
 def start_postgres(data_dir: Path, port: int = 0, timeout: float = START_TIMEOUT_SECONDS) -> RunningService:
-    """A throwaway PostgreSQL cluster on 127.0.0.1 with the superuser ``airflow`` (trust authentication,
+    """Start a throwaway PostgreSQL cluster on 127.0.0.1 with the superuser ``airflow`` (trust authentication,
     no password); :func:`create_postgres_database` adds databases. The cluster lives in
     ``/tmp/soundlink-postgres-<port>`` (a directory PostgreSQL's user can reach); :func:`stop_postgres`
     removes it."""
@@ -76,7 +76,7 @@ def postgres_cluster_dir(port: int) -> Path:
 
 
 def create_postgres_database(service: RunningService, name: str) -> str:
-    """A new, empty database in the cluster (one per Airflow installation); returns its name."""
+    """Create a new, empty database in the cluster (one per Airflow installation); return its name."""
     create = [
         _postgres_program("createdb"),
         "-h",
@@ -92,8 +92,8 @@ def create_postgres_database(service: RunningService, name: str) -> str:
 
 
 def postgres_url(service: RunningService, database: str, driver: str = "postgresql+psycopg2") -> str:
-    """The SQLAlchemy URL of one database: Airflow's ``sql_alchemy_conn`` (``db+postgresql`` for Celery's
-    result backend)."""
+    """Build the SQLAlchemy URL of one database: Airflow's ``sql_alchemy_conn`` (``db+postgresql`` for
+    Celery's result backend)."""
     return f"{driver}://airflow@127.0.0.1:{service.port}/{database}"
 
 
@@ -103,7 +103,7 @@ def stop_postgres(service: RunningService) -> None:
 
 
 def start_redis(data_dir: Path, port: int = 0, timeout: float = START_TIMEOUT_SECONDS) -> RunningService:
-    """A throwaway Redis on 127.0.0.1, in memory only (no snapshots, no append-only file)."""
+    """Start a throwaway Redis on 127.0.0.1, in memory only (no snapshots, no append-only file)."""
     program = shutil.which("redis-server")
     if program is None:
         raise ServiceError("redis-server is missing: run scripts/bootstrap.sh system")

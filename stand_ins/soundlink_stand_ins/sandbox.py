@@ -28,7 +28,7 @@ def start_sandbox(
     seed: int | None = None,
     timeout: float = START_TIMEOUT_SECONDS,
 ) -> RunningService:
-    """The Soundlink sandbox API; it reports its bound port through ``--port-file``."""
+    """Start the Soundlink sandbox API; it reports its bound port through ``--port-file``."""
     port_file = data_dir / "sandbox.port"
     port_file.unlink(missing_ok=True)
     command = [

@@ -104,7 +104,7 @@ def make_dags_environment(
 
 @pytest.fixture(scope="session")
 def statsd() -> Iterator[StatsdListener]:
-    """The StatsD server the session's Airflow environments send their metrics to."""
+    """Start the StatsD server the session's Airflow environments send their metrics to."""
     with statsd_listener() as listener:
         yield listener
 
@@ -150,7 +150,7 @@ def any_airflow(request: pytest.FixtureRequest) -> DagsEnvironment:
 
 @pytest.fixture(scope="session")
 def release(tmp_path_factory: pytest.TempPathFactory) -> Release:
-    """The wheel and sdist built from this checkout, and their index check."""
+    """Build the wheel and sdist from this checkout, and run their index check."""
     return build_release(tmp_path_factory.mktemp("dist"))
 
 
@@ -161,8 +161,8 @@ _INSTALLS: dict[str, CleanInstall] = {}
 def install(
     request: pytest.FixtureRequest, release: Release, tmp_path_factory: pytest.TempPathFactory
 ) -> CleanInstall:
-    """A clean install of the wheel with the Airflow named by the test's param (``airflow3``, ``airflow2``),
-    made once per session."""
+    """Make a clean install of the wheel with the Airflow named by the test's param (``airflow3``,
+    ``airflow2``), once per session."""
     name: str = request.param
     if name not in _INSTALLS:
         venv = AIRFLOW3_VENV if name == "airflow3" else AIRFLOW2_VENV

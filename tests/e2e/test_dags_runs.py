@@ -101,10 +101,10 @@ def test_a_manual_daily_run_loads_the_day_before_its_date_and_the_seven_before_a
 def assert_lineage_connects_the_api_the_objects_and_the_tables(
     environment: DagsEnvironment, sandbox: SandboxProcess, warehouse: Warehouse, run_id: str
 ) -> None:
-    """The events the openlineage listener wrote for this run's tasks: each export task reads the API and
-    writes its table's GCS folder, which its MERGE reads; each MERGE writes its table with the schema and
-    names its BigQuery job; START events already name what the tasks write; the reconciliation reads the
-    table and the API."""
+    """Check the events the openlineage listener wrote for this run's tasks: each export task reads the API
+    and writes its table's GCS folder, which its MERGE reads; each MERGE writes its table with the schema and
+    names its BigQuery job; START events already name what the tasks write; the reconciliation reads the table
+    and the API."""
     events = [
         json.loads(line)
         for line in (environment.airflow.home / LINEAGE_EVENTS).read_text().splitlines()
@@ -178,7 +178,7 @@ def assert_no_raw_personal_data_anywhere(
 def assert_links_point_at_the_tables_and_folders(
     environment: DagsEnvironment, run_id: str, warehouse: Warehouse
 ) -> None:
-    """The links each task stored while it ran; Airflow 3's task runner also stores what the link class
+    """Check the links each task stored while it ran; Airflow 3's task runner also stores what the link class
     returns (under ``_link_<class>``), which shows the class reads them back."""
     airflow = environment.airflow
     exports = (*CAMPAIGN_EXPORTS, ExportKind.LINK_STATS)
@@ -200,9 +200,9 @@ def assert_links_point_at_the_tables_and_folders(
 
 
 def assert_the_provider_counted_its_work(counters: dict[str, float]) -> None:
-    """The provider's metrics reached StatsD from the tasks: rows and bytes per export, rows each MERGE
-    inserted, bytes billed, and the API call the sandbox failed once, counted as a retry with its status;
-    the tagged names (tags dropped by plain StatsD) add up to the per-export names."""
+    """Check that the provider's metrics reached StatsD from the tasks: rows and bytes per export, rows each
+    MERGE inserted, bytes billed, and the API call the sandbox failed once, counted as a retry with its
+    status; the tagged names (tags dropped by plain StatsD) add up to the per-export names."""
     for kind in CAMPAIGN_EXPORTS:
         rows = counters.get(f"airflow.soundlink.export.{kind.value}.rows", 0)
         assert rows > 0, sorted(counters)

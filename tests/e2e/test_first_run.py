@@ -30,8 +30,8 @@ def readme_commands() -> list[str]:
 
 
 def with_stand_ins(command: str, sandbox_url: str, bucket: str) -> str:
-    """The command with its placeholders filled by the stand-ins: the key, the project and the bucket, and
-    the sandbox's address beside the key (the README's connection takes Soundlink's default)."""
+    """Fill the command's placeholders with the stand-ins: the key, the project and the bucket, and the
+    sandbox's address beside the key (the README's connection takes Soundlink's default)."""
     substituted = (
         command.replace(
             "--conn-password 'sk_live_...'", f"--conn-host {sandbox_url} --conn-password {KEY_ALL}"

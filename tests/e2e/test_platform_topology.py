@@ -138,8 +138,8 @@ def test_airflow3_with_postgres_and_two_celery_workers_runs_a_daily_run_and_a_ba
 
 
 def trigger_logs(airflow: AirflowEnvironment, daemons: Any) -> str:
-    """What the triggerer logged: Airflow 3 prints the triggers' lines, 2.11 writes them into the deferred
-    tasks' logs."""
+    """Collect what the triggerer logged: Airflow 3 prints the triggers' lines, 2.11 writes them into the
+    deferred tasks' logs."""
     task_logs = (path.read_text(errors="replace") for path in (airflow.home / "logs").rglob("*.log"))
     return daemons.log("triggerer") + "".join(task_logs)
 

@@ -26,13 +26,13 @@ def campaigns(truth: SandboxData) -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="session")
 def track_campaign(campaigns: list[dict[str, Any]]) -> str:
-    """A running campaign with catalog engagement rows, whose id is a UUID."""
+    """Pick a running campaign with catalog engagement rows, whose id is a UUID."""
     return _running(campaigns, uuid_id=True)
 
 
 @pytest.fixture(scope="session")
 def playlist_campaign(campaigns: list[dict[str, Any]]) -> str:
-    """A running campaign with playlist engagement rows, whose id looks like camp_..."""
+    """Pick a running campaign with playlist engagement rows, whose id looks like camp_..."""
     return _running(campaigns, uuid_id=False)
 
 
@@ -47,7 +47,7 @@ def _running(campaigns: list[dict[str, Any]], *, uuid_id: bool) -> str:
 
 @pytest.fixture
 def make_hook(sandbox: SandboxProcess, set_connection: ConnectionSetter) -> HookFactory:
-    """A hook on the sandbox with the given key, connection extras and hook arguments."""
+    """Make a hook on the sandbox with the given key, connection extras and hook arguments."""
 
     def make_hook(
         api_key: str | None = KEY_ALL, extra: dict[str, Any] | None = None, **kwargs: Any
@@ -60,7 +60,7 @@ def make_hook(sandbox: SandboxProcess, set_connection: ConnectionSetter) -> Hook
 
 @pytest.fixture
 def make_client(make_hook: HookFactory) -> ClientFactory:
-    """The client a hook on the sandbox builds (see ``make_hook``)."""
+    """Make the client that a hook on the sandbox builds (see ``make_hook``)."""
 
     def make_client(*args: Any, **kwargs: Any) -> SoundlinkClient:
         return make_hook(*args, **kwargs).get_conn()

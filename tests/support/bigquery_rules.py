@@ -46,7 +46,7 @@ def check_source_uris(uris: Sequence[str]) -> None:
 
 
 def check_rows(schema: Sequence[Mapping[str, str]], lines: Iterable[bytes], source: str) -> int:
-    """Checks every NEWLINE_DELIMITED_JSON line against the load's schema; returns the rows checked."""
+    """Check every NEWLINE_DELIMITED_JSON line against the load's schema; return the rows checked."""
     rows = 0
     for number, line in enumerate(lines, start=1):
         if not line.strip():

@@ -27,7 +27,7 @@ ACTION_TIMEOUT_MS = 60_000
 
 @contextmanager
 def chromium_page() -> Iterator[Page]:
-    """A page in a fresh headless Chromium, closed (and the browser process stopped) on leaving."""
+    """Open a page in a fresh headless Chromium, and close it (and stop the browser process) on leaving."""
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=str(CHROMIUM), headless=True, args=list(CHROMIUM_ARGS)

@@ -24,7 +24,7 @@ LOCAL_DISTRIBUTIONS = ("airflow-provider-soundlink", "soundlink-sandbox", "sound
 
 
 def pinned_version(name: str) -> str:
-    """A version scripts/bootstrap.sh pins (``NAME=version``): the one source of the tested versions."""
+    """Read a version scripts/bootstrap.sh pins (``NAME=version``): the one source of the tested versions."""
     match = re.search(rf"^{name}=(\S+)$", BOOTSTRAP.read_text(), re.MULTILINE)
     assert match, f"scripts/bootstrap.sh pins no {name}"
     return match.group(1)

@@ -20,7 +20,7 @@ _SAMPLE_BY_TYPE: dict[str, Any] = {
 
 
 def export_row(kind: ExportKind, **values: Any) -> dict[str, Any]:
-    """A row of ``kind``'s export holding a loadable value in every field, ``values`` overriding them."""
+    """Make a row of ``kind``'s export holding a loadable value in every field, ``values`` overriding them."""
     table = table_definition(kind)
     row = {
         column.name: _SAMPLE_BY_TYPE[column.type]

@@ -40,7 +40,7 @@ class Answer:
 
 
 def api_error(status: int, code: str, message: str, request_id: str = "req_unit1", **headers: str) -> Answer:
-    """An answer in the API's documented error envelope."""
+    """Build an answer in the API's documented error envelope."""
     document = {"error": {"code": code, "message": message}, "meta": {"requestId": request_id}}
     return Answer(status, document, headers={"X-Request-Id": request_id, **headers})
 
@@ -92,7 +92,7 @@ class FakeApi(BaseAdapter):
 
 
 def fake_client(*answers: Answer | BaseException, **settings: Any) -> tuple[SoundlinkClient, FakeApi]:
-    """A client on ``BASE_URL`` whose requests ``FakeApi(*answers)`` answers; ``settings`` override the
+    """Build a client on ``BASE_URL`` whose requests ``FakeApi(*answers)`` answers; ``settings`` override the
     defaults (backoff waits are tiny unless given)."""
     client = SoundlinkClient(
         ClientSettings(

@@ -28,8 +28,8 @@ def link_stats_truth(
     campaign_id: str = "",
     subscriber: str = "",
 ) -> list[Row]:
-    """The rows the table must hold, without the timestamps, sorted; personal values pseudonymised under
-    ``key`` (None: stored raw)."""
+    """Compute the rows the table must hold, without the timestamps, sorted; personal values pseudonymised
+    under ``key`` (None: stored raw)."""
     rows = []
     hide = (lambda value: pseudonymise(value, key)) if key else (lambda value: value)
     for day in days:

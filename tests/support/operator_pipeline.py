@@ -96,7 +96,7 @@ class Pipeline:
         return operator.execute(task_context(operator.task_id))
 
     def merge(self, kind: ExportKind, manifest: Any, context: Any = None, **options: Any) -> dict[str, Any]:
-        """Runs the merge operator as a new task try, or as ``context``'s try again."""
+        """Run the merge operator as a new task try, or as ``context``'s try again."""
         operator = SoundlinkBigQueryMergeOperator(
             task_id=f"merge_{kind.value}",
             export=kind.value,
@@ -126,7 +126,7 @@ class Pipeline:
         return sorted((dict(row.items()) for row in rows), key=repr)
 
     def stored_exports(self, kind: ExportKind) -> dict[tuple[Any, ...], Row]:
-        """The stored rows without the load time: exactly what the export delivered."""
+        """Read the stored rows without the load time: exactly what the export delivered."""
         loaded_at = table_definition(kind).loaded_at_field
         return {
             key: {name: value for name, value in row.items() if name != loaded_at}

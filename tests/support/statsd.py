@@ -18,11 +18,11 @@ class StatsdListener:
     received: list[tuple[str, float, str]] = field(default_factory=list)
 
     def mark(self) -> int:
-        """A position in ``received``: :meth:`counters` counts from there."""
+        """Mark a position in ``received``: :meth:`counters` counts from there."""
         return len(self.received)
 
     def counters(self, since: int = 0) -> dict[str, float]:
-        """The sum of each counter received since ``since``."""
+        """Sum each counter received since ``since``."""
         sums: dict[str, float] = {}
         for name, value, kind in self.received[since:]:
             if kind == "c":

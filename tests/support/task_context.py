@@ -8,7 +8,7 @@ from typing import Any
 
 
 def task_context(task_id: str, execution_id: str | None = None, try_number: int = 1) -> Any:
-    """A context of one task try, as Airflow 3 gives it: ``ti.id`` names the execution of that try.
+    """Build a context of one task try, as Airflow 3 gives it: ``ti.id`` names the execution of that try.
 
     Each call is a new execution unless ``execution_id`` repeats one (a task delivered twice). What the
     task pushes to XCom is kept in ``ti.xcom``.

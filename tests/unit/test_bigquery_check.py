@@ -25,7 +25,7 @@ TABLES = f"/projects/{PROJECT}/datasets/{DATASET}/tables"
 
 @pytest.fixture(autouse=True)
 def google_connection(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The hook reads its connection when built; it never uses its credentials here."""
+    """Give the hook a connection to read when built; it never uses its credentials here."""
     connection = {"conn_type": "google_cloud_platform", "extra": {"is_anonymous": True, "project": PROJECT}}
     monkeypatch.setenv("AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT", json.dumps(connection))
 

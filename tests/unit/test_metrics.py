@@ -21,7 +21,7 @@ from soundlink_stand_ins.paths import REPO_ROOT
 
 @pytest.fixture
 def sent(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int, dict[str, Any] | None]]:
-    """What reached Airflow's Stats."""
+    """Record what reached Airflow's Stats."""
     calls: list[tuple[str, int, dict[str, Any] | None]] = []
 
     def incr(name: str, count: int = 1, rate: float = 1, tags: dict[str, Any] | None = None) -> None:

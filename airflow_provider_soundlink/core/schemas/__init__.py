@@ -71,14 +71,14 @@ class TableDefinition:
         raise KeyError(f"table {self.name!r} has no column {name!r}")
 
     def bigquery_schema(self) -> list[dict[str, str]]:
-        """The schema as the BigQuery API (and ``BigQueryHook``) takes it: a list of field dicts."""
+        """Return the schema as the BigQuery API (and ``BigQueryHook``) takes it: a list of field dicts."""
         return [
             {"name": c.name, "type": c.type, "mode": c.mode, "description": c.description}
             for c in self.columns
         ]
 
     def staging_schema(self) -> list[dict[str, str]]:
-        """The schema a load's staging table takes: the export's columns, money typed BIGNUMERIC.
+        """Return the schema a load's staging table takes: the export's columns, money typed BIGNUMERIC.
 
         NUMERIC keeps 9 fractional digits and BIGNUMERIC 38 (BigQuery "Data types"); the API documents no
         scale for the money it derives by division, so staging takes any such value and the MERGE rounds
@@ -91,7 +91,7 @@ class TableDefinition:
         ]
 
     def table_resource(self, partition_expiration: dt.timedelta | None = None) -> dict[str, Any]:
-        """The API's table resource without its reference, for ``BigQueryHook.create_table``.
+        """Build the API's table resource without its reference, for ``BigQueryHook.create_table``.
 
         One partition per ``report_date`` day, so the MERGE's date window prunes to the days it loads.
         Without ``partition_expiration`` the table takes its dataset's default partition expiration, if
@@ -193,7 +193,7 @@ def _load(name: str) -> TableDefinition:
 
 
 def table_definition(kind_or_name: ExportKind | str) -> TableDefinition:
-    """The definition for an export kind (``ExportKind.BREAKDOWN``) or a table name."""
+    """Look up the definition for an export kind (``ExportKind.BREAKDOWN``) or a table name."""
     name = kind_or_name.table_name if isinstance(kind_or_name, ExportKind) else kind_or_name
     return _load(name)
 

@@ -179,7 +179,7 @@ class Warehouse:
             self.client.delete_table(str(staging), not_found_ok=True)
 
     def rows(self) -> list[dict[str, Any]]:
-        """The target's export columns, sorted by primary key: what a user would query."""
+        """Read the target's export columns, sorted by primary key: what a user would query."""
         key = ", ".join(self.table.primary_key)
         query = f"SELECT {', '.join(self.table.export_column_names)} FROM {self.target.quoted} ORDER BY {key}"
         return [dict(row.items()) for row in self.client.query(query).result()]

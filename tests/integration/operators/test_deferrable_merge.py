@@ -36,8 +36,8 @@ def merge_operator(pipeline: Pipeline, manifest: Any, **options: Any) -> Soundli
 
 
 def first_event(trigger: SoundlinkBigQueryJobTrigger) -> dict[str, Any]:
-    """What the triggerer would hand the task: the trigger rebuilt from its serialized form, run until
-    its first event."""
+    """Get what the triggerer would hand the task: the trigger rebuilt from its serialized form, run until its
+    first event."""
     classpath, arguments = trigger.serialize()
     module, _, name = classpath.rpartition(".")
     rebuilt = getattr(__import__(module, fromlist=[name]), name)(**arguments)
@@ -51,8 +51,8 @@ def first_event(trigger: SoundlinkBigQueryJobTrigger) -> dict[str, Any]:
 
 
 def run_deferred(pipeline: Pipeline, manifest: Any, steps: list[str], **options: Any) -> dict[str, Any]:
-    """Runs the operator deferred to the end and returns its summary; ``steps`` gets the steps it waited
-    on (a task that defers more than 10 times fails the test)."""
+    """Run the operator deferred to the end and return its summary; ``steps`` gets the steps it waited on (a
+    task that defers more than 10 times fails the test)."""
     context = task_context("merge_breakdown")
     first = merge_operator(pipeline, manifest, deferrable=True, **options)
     resume: Callable[..., dict[str, Any]] = first.execute

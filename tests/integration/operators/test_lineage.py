@@ -25,7 +25,7 @@ def names(datasets: list[Any]) -> list[tuple[str, str]]:
 
 
 def folder(bucket: str, table: str, prefix: str = "soundlink") -> tuple[str, str]:
-    """The dataset of a table's objects: the folder they are written into, whatever campaign or day."""
+    """Return the dataset of a table's objects: the folder they are written into, whatever campaign or day."""
     return (f"gs://{bucket}", f"{prefix}/{table}")
 
 

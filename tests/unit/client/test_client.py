@@ -35,7 +35,7 @@ MAY = DateWindow(dt.date(2026, 5, 1), dt.date(2026, 5, 7))
 
 @pytest.fixture
 def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """The waits between attempts, recorded instead of slept (tenacity sleeps through time.sleep)."""
+    """Record the waits between attempts instead of sleeping them (tenacity sleeps through time.sleep)."""
     recorded: list[float] = []
     monkeypatch.setattr("tenacity.nap.time.sleep", recorded.append)
     return recorded

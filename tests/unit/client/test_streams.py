@@ -86,7 +86,7 @@ def copy(
     ],
 )
 def read_bytes(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> int:
-    """The size of each read, and of the runs of lines checked at once (``EXPORT_BLOCK_BYTES``): 1 checks
+    """Set the size of each read, and of the runs of lines checked at once (``EXPORT_BLOCK_BYTES``): 1 checks
     whatever lines a read completes, larger runs gather several reads."""
     read_bytes, block_bytes = request.param
     monkeypatch.setattr(streams, "EXPORT_READ_BYTES", read_bytes)
@@ -220,7 +220,7 @@ BASE = (
 
 
 def with_value(field: str, json_value: bytes) -> bytes:
-    """BASE with ``field``'s JSON text replaced (or added)."""
+    """Return BASE with ``field``'s JSON text replaced (or added)."""
     start = BASE.find(b'"' + field.encode() + b'":')
     if start < 0:
         return BASE[:-1] + b',"' + field.encode() + b'":' + json_value + b"}"
