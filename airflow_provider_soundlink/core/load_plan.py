@@ -343,3 +343,26 @@ def merge_counts(merges: Sequence[Any]) -> MergeCounts:
         affected=sum(int(job.num_dml_affected_rows or 0) for job in merges),
         bytes_billed=sum(int(job.total_bytes_billed or 0) for job in merges),
     )
+
+
+def merge_sql(jobs: Sequence[tuple[str, Mapping[str, Any]]]) -> str:
+    """Join the SQL of the MERGE jobs among ``jobs`` (as :func:`load_jobs` plans them) into one script."""
+    return ";\n\n".join(configuration["query"]["query"] for kind, configuration in jobs if kind == "merge")
+
+
+def load_summary(
+    target: TableRef, scope: ManifestScope, objects_loaded: int, rows_loaded: int, counts: MergeCounts
+) -> dict[str, Any]:
+    """Describe a finished load as the MERGE task returns it (its XCom)."""
+    return {
+        "table": str(target),
+        "export": scope.export,
+        "window_start": scope.window.start.isoformat(),
+        "window_end": scope.window.end.isoformat(),
+        "scope": {column: list(values) for column, values in scope.values.items()},
+        "objects_loaded": objects_loaded,
+        "rows_loaded": rows_loaded,
+        "rows_affected": counts.affected,
+        "rows_inserted": counts.inserted,
+        "rows_deleted": counts.deleted,
+    }

@@ -25,7 +25,9 @@ from airflow_provider_soundlink.core.load_plan import (
     expiring_days,
     job_labels,
     load_jobs,
+    load_summary,
     merge_counts,
+    merge_sql,
     staging_table_name,
 )
 from airflow_provider_soundlink.core.manifest import ManifestScope, flatten_manifests, manifest_scope
@@ -255,9 +257,7 @@ class SoundlinkBigQueryMergeOperator(ReportsLineage, BaseOperator):
             max_uris=self.max_uris_per_load_job,
             maximum_bytes_billed=self.maximum_bytes_billed,
         )
-        self.merge_sql = ";\n\n".join(
-            configuration["query"]["query"] for kind, configuration in jobs if kind == "merge"
-        )
+        self.merge_sql = merge_sql(jobs)
         record_load(self.record_lineage(), uris, target, table.name, [*table.bigquery_schema(), *extra])
         if not resumed:
             hook.create_staging_table(
@@ -307,18 +307,7 @@ class SoundlinkBigQueryMergeOperator(ReportsLineage, BaseOperator):
             counts.inserted,
             counts.deleted,
         )
-        return {
-            "table": str(load.target),
-            "export": load.scope.export,
-            "window_start": load.scope.window.start.isoformat(),
-            "window_end": load.scope.window.end.isoformat(),
-            "scope": {column: list(values) for column, values in load.scope.values.items()},
-            "objects_loaded": len(load.uris),
-            "rows_loaded": rows_loaded,
-            "rows_affected": counts.affected,
-            "rows_inserted": counts.inserted,
-            "rows_deleted": counts.deleted,
-        }
+        return load_summary(load.target, load.scope, len(load.uris), rows_loaded, counts)
 
     def _set_target_up(
         self,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from typing import Any
 
 import pytest
 from google.api_core.exceptions import BadRequest, Conflict, Forbidden, InternalServerError
@@ -228,3 +229,15 @@ def test_merge_counts_add_up_the_jobs_statistics_and_billed_bytes() -> None:
 
     assert merge_counts(merges) == MergeCounts(inserted=15, deleted=2, affected=17, bytes_billed=10_485_760)
     assert merge_counts([]) == MergeCounts(0, 0, 0, 0)
+
+
+def test_the_merge_sql_of_a_load_is_its_merges_in_order_without_the_loads() -> None:
+    from airflow_provider_soundlink.core.load_plan import merge_sql
+
+    jobs: list[tuple[str, dict[str, Any]]] = [
+        ("load", {"load": {"sourceUris": ["gs://b/a.jsonl"]}}),
+        ("merge", {"query": {"query": "MERGE first"}}),
+        ("merge", {"query": {"query": "MERGE second"}}),
+    ]
+
+    assert merge_sql(jobs) == "MERGE first;\n\nMERGE second"
