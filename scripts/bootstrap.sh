@@ -5,7 +5,7 @@
 #   .venvs/af2  Airflow 2.11 + google provider + the same three packages (editable)
 #   .venvs/bq   local-bigquery on Python 3.13 (it needs >= 3.13), with DuckDB extensions preloaded
 #   Debian packages: docker-compose (to validate docker-compose.yaml), redis-server and postgresql (the
-#   platform end-to-end tests run Airflow on PostgreSQL with Celery and Redis)
+#   platform end-to-end tests run Airflow on PostgreSQL with Celery and Redis), chromium (the UI test)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -117,10 +117,15 @@ case "${1:-all}" in
     bq) bigquery_env ;;
     system) system_packages ;;
     all)
-        af3_env
-        bigquery_env
-        af2_env
-        system_packages
+        # Side by side: each build mostly waits on the package index or apt (about 30 s each here).
+        pids=()
+        af3_env & pids+=($!)
+        bigquery_env & pids+=($!)
+        af2_env & pids+=($!)
+        system_packages & pids+=($!)
+        failed=0
+        for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
+        exit "$failed"
         ;;
     *) echo "usage: $0 [af3|af2|bq|system|all]" >&2; exit 2 ;;
 esac
