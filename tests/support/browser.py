@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Page, expect, sync_playwright
 
 CHROMIUM = Path("/usr/bin/chromium")
 """Debian's ``chromium`` package, which scripts/bootstrap.sh installs."""
@@ -22,7 +22,8 @@ CHROMIUM_ARGS = (
     "--disable-sync",
 )
 ACTION_TIMEOUT_MS = 60_000
-"""The slowest step, the UI's first page load beside a running scheduler, took under 5 s here."""
+"""How long an action or an ``expect`` waits for its element. The slowest step, the UI's first page load
+beside a running scheduler, took under 5 s here (``expect`` alone would wait 5 s)."""
 
 
 @contextmanager
@@ -35,6 +36,7 @@ def chromium_page() -> Iterator[Page]:
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1400})
             page.set_default_timeout(ACTION_TIMEOUT_MS)
+            expect.set_options(timeout=ACTION_TIMEOUT_MS)
             yield page
         finally:
             browser.close()
