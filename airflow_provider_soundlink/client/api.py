@@ -128,9 +128,7 @@ class SoundlinkClient:
 
     def get_overview(self, campaign_id: str, window: DateWindow) -> dict[str, Any]:
         """Campaign totals over ``window``."""
-        context = self.transport.context(
-            f"{_campaign_path(campaign_id)}/metrics/overview", _window_params(window), METRICS_SCOPE
-        )
+        context = self.transport.context(overview_path(campaign_id), _window_params(window), METRICS_SCOPE)
         return _data_object(self.transport.get_json(context), context)
 
     def iter_breakdown(
@@ -363,7 +361,7 @@ class SoundlinkClient:
                 f"{MAX_EXPORT_DAYS} days per request, counted inclusively; {SLICING_ADVICE} "
                 "or call iter_export_range"
             )
-        path = kind.export_path(_path_segment(campaign_id))
+        path = export_path(kind, campaign_id)
         return self.transport.context(path, _rows_params(kind, window, engagement_context), METRICS_SCOPE)
 
 
@@ -418,6 +416,16 @@ def _link_stats_group(entry: Mapping[str, Any]) -> Hashable:
 
 def _campaign_path(campaign_id: str) -> str:
     return f"/v1/campaigns/{_path_segment(campaign_id)}"
+
+
+def export_path(kind: ExportKind, campaign_id: str) -> str:
+    """Return the path of a campaign's export, as the client requests it (and lineage names it)."""
+    return kind.export_path(_path_segment(campaign_id))
+
+
+def overview_path(campaign_id: str) -> str:
+    """Return the path of a campaign's overview, as the client requests it (and lineage names it)."""
+    return f"{_campaign_path(campaign_id)}/metrics/overview"
 
 
 def _window_params(window: DateWindow) -> dict[str, str]:

@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import quote
 
 from airflow_provider_soundlink import metrics
+from airflow_provider_soundlink.client.api import export_path
 from airflow_provider_soundlink.compat import BaseOperator, Context
 from airflow_provider_soundlink.core.exports import CAMPAIGN_EXPORTS, ExportKind, export_kind
 from airflow_provider_soundlink.core.manifest import ManifestEntry
@@ -150,8 +151,7 @@ class SoundlinkExportToGCSOperator(ReportsLineage, BaseOperator):
             self.log.info(
                 "Exporting campaign %s (%d of %d) over %s", campaign_id, position, len(campaign_ids), window
             )
-            export_path = self.export.export_path(quote(campaign_id, safe=""))
-            lineage.read(api_dataset(soundlink.settings.base_url, export_path))
+            lineage.read(api_dataset(soundlink.base_url, export_path(self.export, campaign_id)))
             for part in slice_date_range(window.start, window.end):
                 object_name = export_object_name(
                     self.object_prefix, self.export, campaign_id, part, self.engagement_context

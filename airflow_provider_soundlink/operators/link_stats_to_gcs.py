@@ -230,7 +230,7 @@ class SoundlinkLinkStatsToGCSOperator(ReportsLineage, BaseOperator):
         hook = SoundlinkHook(soundlink_conn_id=self.soundlink_conn_id)
         soundlink = hook.get_conn()
         lineage = self.record_lineage()
-        lineage.read(api_dataset(soundlink.settings.base_url, LINK_STATS_PATH))
+        lineage.read(api_dataset(soundlink.base_url, LINK_STATS_PATH))
         if self.store_personal_data_raw:
             self.log.warning(
                 "store_personal_data_raw is set: raw IP addresses and subscriber ids go to GCS, BigQuery "

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, cast
-from urllib.parse import quote
 
+from airflow_provider_soundlink.client.api import overview_path
 from airflow_provider_soundlink.compat import BaseOperator, Context
 from airflow_provider_soundlink.core.exports import ExportKind
 from airflow_provider_soundlink.core.load_plan import job_labels, query_configuration
@@ -132,8 +132,7 @@ class SoundlinkReconcileOperator(ReportsLineage, BaseOperator):
         lineage = self.record_lineage()
         lineage.read(bigquery_dataset(target.project, target.dataset, target.table, []))
         for campaign_id in campaign_ids:
-            overview = f"/v1/campaigns/{quote(campaign_id, safe='')}/metrics/overview"
-            lineage.read(api_dataset(soundlink.base_url, overview))
+            lineage.read(api_dataset(soundlink.base_url, overview_path(campaign_id)))
         parts = slice_date_range(window.start, window.end)
         api_totals = {
             campaign_id: sum_totals((soundlink.get_overview(campaign_id, part) for part in parts), metrics)
