@@ -11,11 +11,13 @@ import json
 import re
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, quote_plus
 
 import pytest
 
+from airflow_provider_soundlink.client.api import SoundlinkClient
 from airflow_provider_soundlink.core.windows import DateWindow
 from airflow_provider_soundlink.errors import (
     SoundlinkConfigurationError,
@@ -36,6 +38,14 @@ UTC = dt.UTC
 JUNE = DateWindow(dt.date(2026, 6, 1), dt.date(2026, 6, 14))
 CLICKS_FROM = dt.datetime(2026, 5, 1, tzinfo=UTC)
 CLICKS_TO = dt.datetime(2026, 5, 19, 23, 59, 59, 999000, tzinfo=UTC)
+# One call per kind of answer the client reads, given the client and a campaign.
+CLIENT_CALLS: dict[str, Callable[[SoundlinkClient, str], object]] = {
+    "campaign": lambda client, campaign: client.get_campaign(campaign),
+    "campaigns": lambda client, campaign: client.list_campaigns(),
+    "breakdown": lambda client, campaign: list(client.iter_breakdown(campaign, JUNE)),
+    "export": lambda client, campaign: client.download_export("breakdown", campaign, JUNE, io.BytesIO()),
+    "link_stats": lambda client, campaign: list(client.iter_link_stats(CLICKS_FROM, CLICKS_TO, "country")),
+}
 
 
 # The key never leaves the API's origin --------------------------------------------------------------
@@ -173,16 +183,9 @@ def test_a_proxys_html_page_is_named_as_what_it_is(
     make_client: ClientFactory, sandbox: SandboxProcess, track_campaign: str, call: str
 ) -> None:
     sandbox.add_fault(path=".", kind="html_page")
-    hook = make_client()
-    calls = {
-        "campaign": lambda: hook.get_campaign(track_campaign),
-        "campaigns": lambda: hook.list_campaigns(),
-        "breakdown": lambda: list(hook.iter_breakdown(track_campaign, JUNE)),
-        "export": lambda: hook.download_export("breakdown", track_campaign, JUNE, io.BytesIO()),
-    }
 
     with pytest.raises(SoundlinkUnexpectedResponseError) as raised:
-        calls[call]()
+        CLIENT_CALLS[call](make_client(), track_campaign)
 
     message = str(raised.value)
     assert "the answer is text/html; charset=utf-8: '<!DOCTYPE html>" in message
@@ -205,18 +208,11 @@ def test_an_answer_without_the_documented_envelope_names_what_was_expected(
     make_client: ClientFactory, sandbox: SandboxProcess, track_campaign: str, call: str
 ) -> None:
     sandbox.add_fault(path=".", kind="no_envelope")
-    hook = make_client()
-    calls = {
-        "campaign": lambda: hook.get_campaign(track_campaign),
-        "campaigns": lambda: hook.list_campaigns(),
-        "breakdown": lambda: list(hook.iter_breakdown(track_campaign, JUNE)),
-        "link_stats": lambda: list(hook.iter_link_stats(CLICKS_FROM, CLICKS_TO, "country")),
-    }
 
     with pytest.raises(
         SoundlinkUnexpectedResponseError, match=r"lacks the documented envelope|Expected a JSON object"
     ) as raised:
-        calls[call]()
+        CLIENT_CALLS[call](make_client(), track_campaign)
     assert "Expected" in str(raised.value)
 
 
