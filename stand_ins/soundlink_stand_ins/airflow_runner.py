@@ -191,31 +191,7 @@ class AirflowEnvironment:
         """Run ``airflow ARGS`` to completion and return its combined output (also appended to
         :attr:`command_log`); raise if it fails."""
         command = [str(self.venv / "bin" / "airflow"), *args]
-        started = time.monotonic()
-        completed = subprocess.run(
-            command,
-            env=self._env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-        logger.info(
-            "airflow %s (Airflow %d) took %.1f s",
-            " ".join(args),
-            self.major_version,
-            time.monotonic() - started,
-        )
-        self.command_log.parent.mkdir(parents=True, exist_ok=True)
-        with self.command_log.open("a", encoding="utf-8") as log_file:
-            log_file.write(f"$ airflow {' '.join(args)}\n{completed.stdout}\n")
-        if completed.returncode != 0:
-            raise AirflowRunError(
-                f"`airflow {' '.join(args)}` exited with {completed.returncode}:\n{_tail(completed.stdout)}",
-                output=completed.stdout,
-            )
-        return completed.stdout
+        return self._run(command, f"airflow {' '.join(args)}", self._env, timeout)
 
     def migrate(self) -> None:
         self.run_airflow("db", "migrate")
@@ -223,19 +199,33 @@ class AirflowEnvironment:
     def run_init_script(self, extra: Mapping[str, str]) -> None:
         """Run scripts/airflow-init.sh, as docker-compose.yaml's airflow-init does, with ``extra`` added
         to this installation's environment (the connections it creates)."""
+        self._run(
+            ["bash", str(INIT_SCRIPT)], str(INIT_SCRIPT), {**self._env, **extra}, COMMAND_TIMEOUT_SECONDS
+        )
+
+    def _run(self, command: list[str], label: str, env: Mapping[str, str], timeout: float) -> str:
+        """Run ``command`` (named ``label`` in logs and errors) to completion and return its combined
+        output, also appended to :attr:`command_log`; raise if it fails."""
+        started = time.monotonic()
         completed = subprocess.run(
-            ["bash", str(INIT_SCRIPT)],
-            env={**self._env, **extra},
+            command,
+            env=dict(env),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
-            timeout=COMMAND_TIMEOUT_SECONDS,
+            timeout=timeout,
             check=False,
         )
+        logger.info("%s (Airflow %d) took %.1f s", label, self.major_version, time.monotonic() - started)
+        self.command_log.parent.mkdir(parents=True, exist_ok=True)
+        with self.command_log.open("a", encoding="utf-8") as log_file:
+            log_file.write(f"$ {label}\n{completed.stdout}\n")
         if completed.returncode != 0:
             raise AirflowRunError(
-                f"{INIT_SCRIPT} exited with {completed.returncode}:\n{_tail(completed.stdout)}"
+                f"`{label}` exited with {completed.returncode}:\n{_tail(completed.stdout)}",
+                output=completed.stdout,
             )
+        return completed.stdout
 
     def import_pools(self, pools: Mapping[str, int], description: str) -> None:
         """Create (or resize) the pools, ``name -> slots``, with one CLI call; a deferred task keeps its slot
